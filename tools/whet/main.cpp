@@ -1,0 +1,28 @@
+// The `whet` command line: one subcommand per task; each lives in its own file.
+#include <CLI/CLI.hpp>
+#include <iostream>
+
+#include "core/error.h"
+#include "tools/whet/commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"whet: fine-tune pretrained convolutional networks on CPU or GPU"};
+  app.set_version_flag("--version", std::string("whet ") + WHET_VERSION);
+  app.require_subcommand(0, 1);
+  whet::cli::add_ops_command(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  if (app.get_subcommands().empty()) {
+    std::cout << app.help();
+    return 0;
+  }
+  try {
+    return whet::cli::run_selected(app);
+  } catch (const whet::Error& e) {
+    std::cerr << "whet: error: " << e.what() << "\n";
+    return 1;
+  }
+}
