@@ -203,6 +203,20 @@ Tensor& Tensor::copy_(const Tensor& src) {
   return *this;
 }
 
+void Tensor::set_data(const Tensor& src) const {
+  TensorImpl& t = checked();
+  const TensorImpl& s = *src.impl();
+  WHET_CHECK(!t.grad_fn, "set_data: only leaf tensors can be re-pointed");
+  WHET_CHECK(!t.requires_grad || is_floating(s.dtype), "set_data: a tensor that requires grad "
+             "must stay floating, not become ", dtype_name(s.dtype));
+  t.storage = s.storage;
+  t.offset = s.offset;
+  t.shape = s.shape;
+  t.dtype = s.dtype;
+  if (t.grad.defined() && (t.grad.shape() != t.shape || t.grad.device() != t.storage.device))
+    t.grad = Tensor();
+}
+
 bool Tensor::same_storage(const Tensor& o) const {
   return checked().storage.data == o.checked().storage.data;
 }

@@ -78,6 +78,10 @@ class Tensor {
   Tensor& zero_() { return fill_(0.0); }
   Tensor& copy_(const Tensor& src);  // any device and dtype to this one; shapes must match
 
+  // Points this tensor at src's data (storage, shape, dtype) while keeping its identity and
+  // autograd flags, as PyTorch's `param.data = ...`: how Module::to moves parameters.
+  void set_data(const Tensor& src) const;
+
   bool same_storage(const Tensor& o) const;
   std::string str() const;  // "tensor([[1, 2], ...], shape=(2, 2), dtype=float32)"
   const std::shared_ptr<TensorImpl>& impl() const { return impl_; }

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs what whet's build and tests need, from Debian packages. Idempotent: quiet and quick
+# when everything is already there. The CUDA toolkit is optional (used when nvcc is found).
+set -euo pipefail
+
+packages=(build-essential cmake ninja-build ccache pkg-config
+          libeigen3-dev doctest-dev libcli11-dev nlohmann-json3-dev)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  sudo_cmd=""
+  [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends \
+    "${missing[@]}" >/dev/null
+fi

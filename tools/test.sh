@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The test command: installs dependencies, builds, and runs every test suite through CTest.
+# The GPU suite runs last and verbosely, so where no CUDA device is present each of its tests
+# is listed as skipped, by name.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+tools/setup.sh
+tools/build.sh "$@"
+build_dir=${WHET_BUILD_DIR:-build}
+ctest --test-dir "$build_dir" --output-on-failure -j "$(nproc)" -E '^gpu_tests$'
+ctest --test-dir "$build_dir" -R '^gpu_tests$' -V | grep -vE '^(UpdateCTestConfiguration|Constructing|Checking test|Parse Config|Test project|test [0-9]|    Start)'
