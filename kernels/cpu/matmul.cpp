@@ -26,8 +26,12 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, 
   ConstMap<T> A(a, trans_a ? k : m, trans_a ? m : k, Eigen::OuterStride<>(lda));
   ConstMap<T> B(b, trans_b ? n : k, trans_b ? k : n, Eigen::OuterStride<>(ldb));
   auto product = [&](const auto& opa, const auto& opb) {
-    if (beta == T(0)) C.noalias() = alpha * (opa * opb);
-    else C = beta * C + alpha * (opa * opb);
+    if (beta == T(0)) {
+      C.noalias() = alpha * (opa * opb);
+    } else {
+      if (beta != T(1)) C *= beta;
+      C.noalias() += alpha * (opa * opb);  // accumulates without a temporary product
+    }
   };
   if (!trans_a && !trans_b) product(A, B);
   else if (trans_a && !trans_b) product(A.transpose(), B);

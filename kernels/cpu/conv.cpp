@@ -1,0 +1,364 @@
+// 2-D convolution over NHWC: im2col + GEMM per group, a copy-free GEMM for 1x1 stride-1
+// convolutions, and direct loops for depthwise convolution (groups == C).
+//
+// NHWC makes one im2col row (an output pixel's receptive field, KH*KW*Cg values) a sequence
+// of contiguous channel runs, so im2col is a series of memcpy calls and the GEMM output
+// (pixels, O) is already the NHWC output. Images are processed in chunks so the column
+// buffer stays bounded while each GEMM still sees thousands of rows.
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "kernels/cpu/kernels.h"
+#include "kernels/cpu/parallel.h"
+
+namespace whet::cpu {
+
+namespace {
+
+// Bytes of im2col buffer per chunk: GEMMs still see thousands of rows, while the buffer
+// stays small next to the activations (larger chunks measured slower, not faster).
+constexpr int64_t kColumnBytes = int64_t(16) << 20;
+// Values touched per task below which a loop stays serial: waking a thread team costs
+// microseconds, more than copying a few thousand values.
+constexpr int64_t kMinWork = int64_t(1) << 15;
+// The grain (tasks per thread) for tasks of `work` values each.
+inline int64_t grain(int64_t work) {
+  return std::max<int64_t>(1, kMinWork / std::max<int64_t>(1, work));
+}
+
+// Extents and options of one convolution, read from the three shapes once.
+struct Geom {
+  int64_t n, h, w, c;     // input (N, H, W, C)
+  int64_t o, kh, kw, cg;  // weight (O, KH, KW, C/groups)
+  int64_t oh, ow;         // output (N, OH, OW, O)
+  int64_t sh, sw, ph, pw, dh, dw, groups, og;
+
+  int64_t k() const { return kh * kw * cg; }  // GEMM reduction length of one group
+  int64_t p() const { return oh * ow; }       // output pixels per image
+  // A 1x1, stride-1, unpadded convolution: the input itself is the column matrix.
+  bool pointwise() const { return kh == 1 && kw == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0; }
+  bool depthwise() const { return groups > 1 && cg == 1; }
+  // Images per chunk so that the column buffer of one group fits kColumnBytes.
+  int64_t chunk(size_t elem) const {
+    int64_t per_image = std::max<int64_t>(1, p() * k() * int64_t(elem));
+    return std::max<int64_t>(1, std::min(n, kColumnBytes / per_image));
+  }
+};
+
+Geom geom(const Shape& x, const Shape& w, const Shape& y, const Conv2dOptions& o) {
+  Geom g;
+  g.n = x[0], g.h = x[1], g.w = x[2], g.c = x[3];
+  g.o = w[0], g.kh = w[1], g.kw = w[2], g.cg = w[3];
+  g.oh = y[1], g.ow = y[2];
+  g.sh = o.stride.h, g.sw = o.stride.w, g.ph = o.padding.h, g.pw = o.padding.w;
+  g.dh = o.dilation.h, g.dw = o.dilation.w, g.groups = o.groups, g.og = w[0] / o.groups;
+  return g;
+}
+
+// col (nb*P, K) = the receptive fields of images [n0, n0+nb), channels of group `grp`.
+template <class T>
+void im2col(const Geom& g, const T* x, int64_t n0, int64_t nb, int64_t grp, T* col) {
+  const int64_t k = g.k(), run = g.kw * g.cg;
+  // Stride-free rows along kw: one memcpy covers the whole kernel row when it is inside.
+  const bool whole_rows = g.dw == 1 && g.cg == g.c;
+  parallel_for(nb * g.oh, grain(g.ow * k), [&](int64_t r) {
+    const int64_t oy = r % g.oh;
+    const T* xn = x + (n0 + r / g.oh) * g.h * g.w * g.c + grp * g.cg;
+    T* dst = col + r * g.ow * k;
+    for (int64_t ox = 0; ox < g.ow; ++ox, dst += k) {
+      const int64_t iw0 = ox * g.sw - g.pw;
+      for (int64_t ky = 0; ky < g.kh; ++ky) {
+        T* d = dst + ky * run;
+        const int64_t ih = oy * g.sh - g.ph + ky * g.dh;
+        if (ih < 0 || ih >= g.h) {
+          std::fill(d, d + run, T(0));
+          continue;
+        }
+        const T* xrow = xn + ih * g.w * g.c;
+        if (whole_rows && iw0 >= 0 && iw0 + g.kw <= g.w) {
+          std::memcpy(d, xrow + iw0 * g.c, size_t(run) * sizeof(T));
+          continue;
+        }
+        for (int64_t kx = 0; kx < g.kw; ++kx) {
+          const int64_t iw = iw0 + kx * g.dw;
+          if (iw < 0 || iw >= g.w)
+            std::fill(d + kx * g.cg, d + (kx + 1) * g.cg, T(0));
+          else
+            std::memcpy(d + kx * g.cg, xrow + iw * g.c, size_t(g.cg) * sizeof(T));
+        }
+      }
+    }
+  });
+}
+
+// gx (images [n0, n0+nb), channels of group `grp`) += col2im(gcol (nb*P, K)); gx pre-zeroed.
+// For a fixed ky, distinct output rows read distinct input rows, so rows run in parallel
+// without two threads adding into one place.
+template <class T>
+void col2im_add(const Geom& g, const T* gcol, int64_t n0, int64_t nb, int64_t grp, T* gx) {
+  const int64_t k = g.k(), run = g.kw * g.cg;
+  const bool whole_rows = g.dw == 1 && g.cg == g.c;
+  for (int64_t ky = 0; ky < g.kh; ++ky) {
+    parallel_for(nb * g.oh, grain(g.ow * run), [&](int64_t r) {
+      const int64_t oy = r % g.oh;
+      const int64_t ih = oy * g.sh - g.ph + ky * g.dh;
+      if (ih < 0 || ih >= g.h) return;
+      T* xrow = gx + ((n0 + r / g.oh) * g.h + ih) * g.w * g.c + grp * g.cg;
+      const T* src = gcol + r * g.ow * k + ky * run;
+      for (int64_t ox = 0; ox < g.ow; ++ox, src += k) {
+        const int64_t iw0 = ox * g.sw - g.pw;
+        if (whole_rows && iw0 >= 0 && iw0 + g.kw <= g.w) {
+          T* d = xrow + iw0 * g.c;
+          for (int64_t i = 0; i < run; ++i) d[i] += src[i];
+          continue;
+        }
+        for (int64_t kx = 0; kx < g.kw; ++kx) {
+          const int64_t iw = iw0 + kx * g.dw;
+          if (iw < 0 || iw >= g.w) continue;
+          T* d = xrow + iw * g.c;
+          const T* s = src + kx * g.cg;
+          for (int64_t i = 0; i < g.cg; ++i) d[i] += s[i];
+        }
+      }
+    });
+  }
+}
+
+// y rows (count, O) += bias. A pass after the GEMM rather than beta = 1, which would make
+// the GEMM evaluate its product into a temporary first.
+template <class T>
+void add_bias(const T* bias, int64_t o, int64_t count, T* y) {
+  parallel_for(count, grain(o), [&](int64_t i) {
+    T* row = y + i * o;
+    for (int64_t j = 0; j < o; ++j) row[j] += bias[j];
+  });
+}
+
+// ---- GEMM paths (groups < C) ----
+
+template <class T>
+void forward_gemm(const Geom& g, const T* x, const T* w, const T* bias, T* y) {
+  const int64_t k = g.k(), p = g.p();
+  if (g.pointwise()) {
+    // y_g (N*H*W, Og) = x_g (N*H*W, Cg) @ w_g^T (Cg, Og)
+    for (int64_t grp = 0; grp < g.groups; ++grp)
+      gemm<T>(false, true, g.n * p, g.og, k, T(1), x + grp * g.cg, g.c, w + grp * g.og * k, k, T(0),
+              y + grp * g.og, g.o);
+    if (bias) add_bias(bias, g.o, g.n * p, y);
+    return;
+  }
+  const int64_t nb_max = g.chunk(sizeof(T));
+  std::vector<T> col(size_t(nb_max * p * k));  // (nb*P, K)
+  for (int64_t n0 = 0; n0 < g.n; n0 += nb_max) {
+    const int64_t nb = std::min(nb_max, g.n - n0);
+    for (int64_t grp = 0; grp < g.groups; ++grp) {
+      im2col(g, x, n0, nb, grp, col.data());
+      // y_g (nb*P, Og) = col (nb*P, K) @ w_g^T (K, Og)
+      gemm<T>(false, true, nb * p, g.og, k, T(1), col.data(), k, w + grp * g.og * k, k, T(0),
+              y + n0 * p * g.o + grp * g.og, g.o);
+    }
+  }
+  if (bias) add_bias(bias, g.o, g.n * p, y);
+}
+
+template <class T>
+void backward_input_gemm(const Geom& g, const T* gy, const T* w, T* gx) {
+  const int64_t k = g.k(), p = g.p();
+  if (g.pointwise()) {
+    // gx_g (N*H*W, Cg) = gy_g (N*H*W, Og) @ w_g (Og, Cg)
+    for (int64_t grp = 0; grp < g.groups; ++grp)
+      gemm<T>(false, false, g.n * p, g.cg, g.og, T(1), gy + grp * g.og, g.o, w + grp * g.og * k, k,
+              T(0), gx + grp * g.cg, g.c);
+    return;
+  }
+  std::fill(gx, gx + g.n * g.h * g.w * g.c, T(0));
+  const int64_t nb_max = g.chunk(sizeof(T));
+  std::vector<T> gcol(size_t(nb_max * p * k));  // (nb*P, K)
+  for (int64_t n0 = 0; n0 < g.n; n0 += nb_max) {
+    const int64_t nb = std::min(nb_max, g.n - n0);
+    for (int64_t grp = 0; grp < g.groups; ++grp) {
+      // gcol (nb*P, K) = gy_g (nb*P, Og) @ w_g (Og, K)
+      gemm<T>(false, false, nb * p, k, g.og, T(1), gy + n0 * p * g.o + grp * g.og, g.o,
+              w + grp * g.og * k, k, T(0), gcol.data(), k);
+      col2im_add(g, gcol.data(), n0, nb, grp, gx);
+    }
+  }
+}
+
+template <class T>
+void backward_weight_gemm(const Geom& g, const T* gy, const T* x, T* gw) {
+  const int64_t k = g.k(), p = g.p();
+  if (g.pointwise()) {
+    // gw_g (Og, Cg) = gy_g^T (Og, N*H*W) @ x_g (N*H*W, Cg)
+    for (int64_t grp = 0; grp < g.groups; ++grp)
+      gemm<T>(true, false, g.og, k, g.n * p, T(1), gy + grp * g.og, g.o, x + grp * g.cg, g.c, T(0),
+              gw + grp * g.og * k, k);
+    return;
+  }
+  const int64_t nb_max = g.chunk(sizeof(T));
+  std::vector<T> col(size_t(nb_max * p * k));  // (nb*P, K)
+  for (int64_t n0 = 0; n0 < g.n; n0 += nb_max) {
+    const int64_t nb = std::min(nb_max, g.n - n0);
+    const T beta = n0 == 0 ? T(0) : T(1);  // the first chunk overwrites, later ones accumulate
+    for (int64_t grp = 0; grp < g.groups; ++grp) {
+      im2col(g, x, n0, nb, grp, col.data());
+      // gw_g (Og, K) (+)= gy_g^T (Og, nb*P) @ col (nb*P, K)
+      gemm<T>(true, false, g.og, k, nb * p, T(1), gy + n0 * p * g.o + grp * g.og, g.o, col.data(),
+              k, beta, gw + grp * g.og * k, k);
+    }
+  }
+}
+
+// ---- depthwise paths (groups == C, output channel c*M + m reads input channel c) ----
+// im2col would build a K = KH*KW column per channel and run C tiny GEMMs; direct loops
+// vectorise over channels instead.
+
+// wt (KH*KW, O): the weight with taps outermost, so each tap's channel row is contiguous.
+template <class T>
+std::vector<T> taps_first(const Geom& g, const T* w) {
+  const int64_t taps = g.kh * g.kw;
+  std::vector<T> wt(size_t(taps * g.o));
+  for (int64_t oc = 0; oc < g.o; ++oc)
+    for (int64_t t = 0; t < taps; ++t) wt[size_t(t * g.o + oc)] = w[oc * taps + t];
+  return wt;
+}
+
+template <class T>
+void forward_depthwise(const Geom& g, const T* x, const T* w, const T* bias, T* y) {
+  const std::vector<T> wt = taps_first(g, w);
+  const int64_t m = g.og;
+  parallel_for(g.n * g.oh, grain(g.ow * g.o * g.kh * g.kw), [&](int64_t r) {
+    const int64_t n = r / g.oh, oy = r % g.oh;
+    for (int64_t ox = 0; ox < g.ow; ++ox) {
+      T* yp = y + (r * g.ow + ox) * g.o;
+      if (bias)
+        std::memcpy(yp, bias, size_t(g.o) * sizeof(T));
+      else
+        std::fill(yp, yp + g.o, T(0));
+      for (int64_t ky = 0; ky < g.kh; ++ky) {
+        const int64_t ih = oy * g.sh - g.ph + ky * g.dh;
+        if (ih < 0 || ih >= g.h) continue;
+        for (int64_t kx = 0; kx < g.kw; ++kx) {
+          const int64_t iw = ox * g.sw - g.pw + kx * g.dw;
+          if (iw < 0 || iw >= g.w) continue;
+          const T* xp = x + ((n * g.h + ih) * g.w + iw) * g.c;
+          const T* wp = wt.data() + (ky * g.kw + kx) * g.o;
+          if (m == 1) {
+            for (int64_t c = 0; c < g.c; ++c) yp[c] += xp[c] * wp[c];
+          } else {
+            for (int64_t c = 0; c < g.c; ++c)
+              for (int64_t j = 0; j < m; ++j) yp[c * m + j] += xp[c] * wp[c * m + j];
+          }
+        }
+      }
+    }
+  });
+}
+
+template <class T>
+void backward_input_depthwise(const Geom& g, const T* gy, const T* w, T* gx) {
+  const std::vector<T> wt = taps_first(g, w);
+  const int64_t m = g.og;
+  std::fill(gx, gx + g.n * g.h * g.w * g.c, T(0));
+  // As in col2im_add: for a fixed ky, each output row scatters into its own input row.
+  for (int64_t ky = 0; ky < g.kh; ++ky) {
+    parallel_for(g.n * g.oh, grain(g.ow * g.o * g.kw), [&](int64_t r) {
+      const int64_t n = r / g.oh, oy = r % g.oh;
+      const int64_t ih = oy * g.sh - g.ph + ky * g.dh;
+      if (ih < 0 || ih >= g.h) return;
+      T* xrow = gx + (n * g.h + ih) * g.w * g.c;
+      for (int64_t ox = 0; ox < g.ow; ++ox) {
+        const T* gp = gy + (r * g.ow + ox) * g.o;
+        for (int64_t kx = 0; kx < g.kw; ++kx) {
+          const int64_t iw = ox * g.sw - g.pw + kx * g.dw;
+          if (iw < 0 || iw >= g.w) continue;
+          T* xp = xrow + iw * g.c;
+          const T* wp = wt.data() + (ky * g.kw + kx) * g.o;
+          if (m == 1) {
+            for (int64_t c = 0; c < g.c; ++c) xp[c] += gp[c] * wp[c];
+          } else {
+            for (int64_t c = 0; c < g.c; ++c) {
+              T acc = 0;
+              for (int64_t j = 0; j < m; ++j) acc += gp[c * m + j] * wp[c * m + j];
+              xp[c] += acc;
+            }
+          }
+        }
+      }
+    });
+  }
+}
+
+template <class T>
+void backward_weight_depthwise(const Geom& g, const T* gy, const T* x, T* gw) {
+  const int64_t taps = g.kh * g.kw, m = g.og;
+  std::vector<T> gwt(size_t(taps * g.o), T(0));  // (KH*KW, O)
+  // One tap per task: each owns its row of gwt, so no reduction across threads is needed.
+  parallel_for(taps, grain(g.n * g.p() * g.o), [&](int64_t t) {
+    const int64_t ky = t / g.kw, kx = t % g.kw;
+    T* acc = gwt.data() + t * g.o;
+    for (int64_t n = 0; n < g.n; ++n)
+      for (int64_t oy = 0; oy < g.oh; ++oy) {
+        const int64_t ih = oy * g.sh - g.ph + ky * g.dh;
+        if (ih < 0 || ih >= g.h) continue;
+        for (int64_t ox = 0; ox < g.ow; ++ox) {
+          const int64_t iw = ox * g.sw - g.pw + kx * g.dw;
+          if (iw < 0 || iw >= g.w) continue;
+          const T* xp = x + ((n * g.h + ih) * g.w + iw) * g.c;
+          const T* gp = gy + ((n * g.oh + oy) * g.ow + ox) * g.o;
+          if (m == 1) {
+            for (int64_t c = 0; c < g.c; ++c) acc[c] += gp[c] * xp[c];
+          } else {
+            for (int64_t c = 0; c < g.c; ++c)
+              for (int64_t j = 0; j < m; ++j) acc[c * m + j] += gp[c * m + j] * xp[c];
+          }
+        }
+      }
+  });
+  for (int64_t oc = 0; oc < g.o; ++oc)
+    for (int64_t t = 0; t < taps; ++t) gw[oc * taps + t] = gwt[size_t(t * g.o + oc)];
+}
+
+}  // namespace
+
+void conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dOptions& o,
+            Tensor& y) {
+  const Geom g = geom(x.shape(), w.shape(), y.shape(), o);
+  if (y.numel() == 0) return;
+  dispatch_float(x.dtype(), "conv2d", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const T* b = bias.defined() ? bias.data<T>() : nullptr;
+    if (g.depthwise())
+      forward_depthwise(g, x.data<T>(), w.data<T>(), b, y.data<T>());
+    else
+      forward_gemm(g, x.data<T>(), w.data<T>(), b, y.data<T>());
+  });
+}
+
+void conv2d_backward_input(const Tensor& gy, const Tensor& w, const Conv2dOptions& o, Tensor& gx) {
+  const Geom g = geom(gx.shape(), w.shape(), gy.shape(), o);
+  if (gx.numel() == 0) return;
+  dispatch_float(gy.dtype(), "conv2d_backward_input", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    if (g.depthwise())
+      backward_input_depthwise(g, gy.data<T>(), w.data<T>(), gx.data<T>());
+    else
+      backward_input_gemm(g, gy.data<T>(), w.data<T>(), gx.data<T>());
+  });
+}
+
+void conv2d_backward_weight(const Tensor& gy, const Tensor& x, const Conv2dOptions& o, Tensor& gw) {
+  const Geom g = geom(x.shape(), gw.shape(), gy.shape(), o);
+  dispatch_float(gy.dtype(), "conv2d_backward_weight", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    if (gy.numel() == 0)  // an empty batch contributes nothing
+      std::fill(gw.data<T>(), gw.data<T>() + gw.numel(), T(0));
+    else if (g.depthwise())
+      backward_weight_depthwise(g, gy.data<T>(), x.data<T>(), gw.data<T>());
+    else
+      backward_weight_gemm(g, gy.data<T>(), x.data<T>(), gw.data<T>());
+  });
+}
+
+}  // namespace whet::cpu
