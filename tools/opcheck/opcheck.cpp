@@ -58,7 +58,7 @@ CheckResult gradcheck(const OpCase& c, uint64_t seed) {
   NoGradGuard no_grad;
   for (size_t i = 0; i < xs.size(); ++i) {
     Tensor& x = xs[i];
-    if (!x.requires_grad() || x.dtype() != DType::f64) continue;
+    if (!x.defined() || !x.requires_grad() || x.dtype() != DType::f64) continue;
     if (!x.grad().defined()) return {false, "input " + std::to_string(i) + " got no gradient"};
     std::vector<double> analytic = x.grad().to_vector<double>();
     double* p = x.data<double>();
