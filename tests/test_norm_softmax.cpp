@@ -233,7 +233,7 @@ TEST_CASE("dropout: keeps about 1-p of the values, scaled by 1/(1-p), same seed 
   CHECK(dropout(x, 0.0, true, g1).same_storage(x));
 }
 
-TEST_CASE("dropout: gradient is the mask, and p outside [0, 1) is an error") {
+TEST_CASE("dropout: gradient is the mask, and p outside 0 <= p < 1 is an error") {
   Tensor x = ones({1000}, DType::f64).set_requires_grad();
   Generator g(5);
   Tensor y = dropout(x, 0.5, true, g);
