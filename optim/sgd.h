@@ -1,0 +1,44 @@
+// Stochastic gradient descent with momentum, as torch.optim.SGD (foreach=False):
+//   g = ±grad + wd·p;  b = g (first step) or μ·b + (1 − τ)·g;  g = g + μ·b (Nesterov) or b;
+//   p = p − lr·g.
+// State: momentum_buffer (when momentum ≠ 0).
+#pragma once
+#include "optim/optimizer.h"
+
+namespace whet::optim {
+
+struct SGDOptions {
+  double lr = 1e-3;
+  double momentum = 0.0;
+  double dampening = 0.0;
+  double weight_decay = 0.0;
+  bool nesterov = false;
+  bool maximize = false;
+
+  void check() const;  // PyTorch's constructor checks, as whet::Error
+  template <class Self, class F>
+  static void fields(Self& o, F&& f) {
+    f("lr", o.lr);
+    f("momentum", o.momentum);
+    f("dampening", o.dampening);
+    f("weight_decay", o.weight_decay);
+    f("nesterov", o.nesterov);
+    f("maximize", o.maximize);
+  }
+};
+
+class SGD : public TypedOptimizer<SGDOptions> {
+ public:
+  explicit SGD(std::vector<ParamGroup<SGDOptions>> groups);
+  SGD(std::vector<Tensor> params, SGDOptions o = {});
+  SGD(const NamedTensors& params, SGDOptions o = {});
+
+ protected:
+  void update_param(const SGDOptions& o, Tensor& param, const Tensor& grad,
+                    ParamState& st) override;
+  std::vector<std::string> required_state_for(const SGDOptions&) const override { return {}; }
+  std::vector<std::string> state_names() const override { return {"momentum_buffer"}; }
+  bool counts_steps() const override { return false; }
+};
+
+}  // namespace whet::optim
