@@ -4,7 +4,8 @@
 set -euo pipefail
 
 packages=(build-essential cmake ninja-build ccache pkg-config
-          libeigen3-dev doctest-dev libcli11-dev nlohmann-json3-dev)
+          libeigen3-dev doctest-dev libcli11-dev nlohmann-json3-dev zlib1g-dev
+          libjpeg62-turbo-dev libpng-dev dataset-fashion-mnist)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -12,5 +12,9 @@ void set_action(Action a);
 int run_selected(CLI::App& app);
 
 void add_ops_command(CLI::App& app);  // whet ops [--json]
+void add_models_command(CLI::App& app);   // whet models [--num-classes K] [--json]
+void add_inspect_command(CLI::App& app);  // whet inspect --model NAME [--weights W] ...
+void add_forward_command(CLI::App& app);  // whet forward --model NAME --weights W --input IN ...
+void add_convert_command(CLI::App& app);  // whet convert IN.pth OUT.safetensors
 
 }  // namespace whet::cli

@@ -10,6 +10,10 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("whet ") + WHET_VERSION);
   app.require_subcommand(0, 1);
   whet::cli::add_ops_command(app);
+  whet::cli::add_models_command(app);
+  whet::cli::add_inspect_command(app);
+  whet::cli::add_forward_command(app);
+  whet::cli::add_convert_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
