@@ -19,3 +19,13 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends \
     "${missing[@]}" >/dev/null
 fi
+
+# Python packages for the safetensors round-trip test (never torch: the parity fixtures are
+# committed). Pinned as in tools/golden/requirements.txt.
+python=${WHET_PYTHON:-python3}
+if command -v "$python" >/dev/null && ! "$python" -c "import safetensors, numpy" 2>/dev/null; then
+  echo "setup: installing Python packages safetensors, numpy"
+  "$python" -m pip install --quiet --disable-pip-version-check safetensors==0.8.0 numpy 2>/dev/null ||
+    "$python" -m pip install --quiet --disable-pip-version-check --break-system-packages \
+      safetensors==0.8.0 numpy
+fi
