@@ -7,5 +7,8 @@ cd "$(dirname "$0")/.."
 tools/setup.sh
 tools/build.sh "$@"
 build_dir=${WHET_BUILD_DIR:-build}
+# Tests run two at a time on two cores: idle OpenMP threads must sleep, not spin, or the two
+# processes starve each other.
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 ctest --test-dir "$build_dir" --output-on-failure -j "$(nproc)" -E '^gpu_tests$'
 ctest --test-dir "$build_dir" -R '^gpu_tests$' -V | grep -vE '^(UpdateCTestConfiguration|Constructing|Checking test|Parse Config|Test project|test [0-9]|    Start)'
