@@ -1,0 +1,273 @@
+// The data pipeline, part 2: transforms (values against PyTorch / torchvision semantics)
+// and the loader (determinism across worker counts, resume, drop_last, errors).
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <set>
+
+#include "data/loader.h"
+#include "data/sample_rng.h"
+#include "data/transforms.h"
+#include "tests/data_test_util.h"
+
+using namespace data_test;
+
+// ---- transforms ----
+
+TEST_CASE("data: Resize matches PyTorch's bilinear interpolation") {
+  Generator g(0);
+  Tensor x = Tensor::from_vector<float>({0, 1, 2, 3}, {2, 2, 1});
+  Tensor up = Resize(4, 4).apply(x, g);
+  REQUIRE(up.shape() == Shape{4, 4, 1});
+  // F.interpolate(torch.arange(4.).view(1, 1, 2, 2), size=4, mode="bilinear")
+  std::vector<float> want = {0.0f, 0.25f, 0.75f, 1.0f, 0.5f, 0.75f, 1.25f, 1.5f,
+                             1.5f, 1.75f, 2.25f, 2.5f, 2.0f, 2.25f, 2.75f, 3.0f};
+  CHECK(up.to_vector<float>() == want);
+
+  // Halving averages 2x2 blocks (source coordinates fall between pixels).
+  std::vector<float> v(16);
+  for (int i = 0; i < 16; ++i) v[size_t(i)] = float(i);
+  Tensor down = Resize(2, 2).apply(Tensor::from_vector<float>(v, {4, 4, 1}), g);
+  CHECK(down.to_vector<float>() == std::vector<float>{2.5f, 4.5f, 10.5f, 12.5f});
+
+  // Shorter edge: (4, 10) -> Resize(2) -> (2, int(2 * 10 / 4)) = (2, 5); uint8 stays uint8.
+  Tensor img = Tensor::empty({4, 10, 3}, DType::u8);
+  for (int64_t i = 0; i < img.numel(); ++i) img.data<uint8_t>()[i] = uint8_t(i);
+  Tensor r = Resize(2).apply(img, g);
+  CHECK(r.shape() == Shape{2, 5, 3});
+  CHECK(r.dtype() == DType::u8);
+  // Output (0, 0, c) averages input rows 0-1, columns 0-1: (c + 3 + c + 30 + 33 + c) / 4.
+  CHECK(px(r, 0, 0, 0) == int(std::nearbyint((0 + 3 + 30 + 33) / 4.0)));
+  CHECK(Resize(6).apply(Tensor::empty({12, 6, 1}, DType::f32), g).shape() == Shape{12, 6, 1});
+}
+
+TEST_CASE("data: CenterCrop, flips, ToFloat, Normalize and ToChannels") {
+  Generator g(1);
+  Tensor img = Tensor::empty({5, 6, 1}, DType::u8);
+  for (int64_t i = 0; i < 30; ++i) img.data<uint8_t>()[i] = uint8_t(i);
+  // top = round((5 - 2) / 2) = round(1.5) = 2 (half to even), left = round(2) = 2.
+  Tensor c = CenterCrop(2, 2).apply(img, g);
+  CHECK(c.to_vector<int>() == std::vector<int>{14, 15, 20, 21});
+  // Larger than the image: padded with zeros, the image at ((4 - 2) / 2, (5 - 2) / 2).
+  Tensor small = Tensor::from_vector<int>({1, 2, 3, 4}, {2, 2, 1}, DType::u8);
+  Tensor padded = CenterCrop(4, 5).apply(small, g);
+  CHECK(padded.shape() == Shape{4, 5, 1});
+  CHECK(padded.to_vector<int>() ==
+        std::vector<int>{0, 0, 0, 0, 0, 0, 1, 2, 0, 0, 0, 3, 4, 0, 0, 0, 0, 0, 0, 0});
+
+  Tensor rgb = Tensor::from_vector<int>({1, 2, 3, 4, 5, 6}, {1, 2, 3}, DType::u8);
+  CHECK(RandomHorizontalFlip(1.0).apply(rgb, g).to_vector<int>() ==
+        std::vector<int>{4, 5, 6, 1, 2, 3});
+  CHECK(RandomHorizontalFlip(0.0).apply(rgb, g).to_vector<int>() == rgb.to_vector<int>());
+
+  Tensor f = ToFloat().apply(Tensor::from_vector<int>({0, 51, 255}, {1, 1, 3}, DType::u8), g);
+  CHECK(f.dtype() == DType::f32);
+  CHECK(f.to_vector<float>() == std::vector<float>{0.0f, 0.2f, 1.0f});
+  Tensor n = Normalize::imagenet().apply(f, g);
+  CHECK(pf(n, 0, 0, 0) == doctest::Approx(-0.485 / 0.229).epsilon(1e-6));
+  CHECK(pf(n, 0, 0, 2) == doctest::Approx((1.0 - 0.406) / 0.225).epsilon(1e-6));
+  CHECK(contains(error_of([&] { Normalize::imagenet().apply(rgb, g); }), "ToFloat"));
+
+  Tensor three = ToChannels(3).apply(Tensor::from_vector<float>({0.5f}, {1, 1, 1}), g);
+  CHECK(three.to_vector<float>() == std::vector<float>{0.5f, 0.5f, 0.5f});
+  CHECK(ToChannels(1).apply(rgb, g).to_vector<int>() ==
+        std::vector<int>{luma(1, 2, 3), luma(4, 5, 6)});
+}
+
+TEST_CASE("data: RandomResizedCrop is deterministic for a seed and stays inside") {
+  RandomResizedCrop rrc(16);
+  Tensor img = smooth_rgb(40, 60);
+  Generator a = sample_generator(5, 2, 17), b = sample_generator(5, 2, 17);
+  Tensor x = rrc.apply(img, a), y = rrc.apply(img, b);
+  CHECK(x.shape() == Shape{16, 16, 3});
+  CHECK(x.to_vector<int>() == y.to_vector<int>());
+  std::set<std::vector<int64_t>> boxes;
+  for (int64_t i = 0; i < 50; ++i) {
+    Generator gi = sample_generator(5, 2, i);
+    auto box = rrc.sample_box(40, 60, gi);
+    CHECK(box.top >= 0);
+    CHECK(box.left >= 0);
+    CHECK(box.top + box.height <= 40);
+    CHECK(box.left + box.width <= 60);
+    double ratio = double(box.width) / double(box.height);
+    CHECK(ratio > 0.7);
+    CHECK(ratio < 1.45);
+    boxes.insert({box.top, box.left, box.height, box.width});
+  }
+  CHECK(boxes.size() > 40);  // different samples, different crops
+  // No crop of area 1000 and ratio 1 fits a 10 x 100 image: the fallback is a center crop
+  // of ratio 1 (the largest ratio), 10 x 10 at column (100 - 10) / 2.
+  Generator g(3);
+  auto box = RandomResizedCrop(8, 1.0, 1.0, 1.0, 1.0).sample_box(10, 100, g);
+  CHECK(box.top == 0);
+  CHECK(box.left == 45);
+  CHECK(box.height == 10);
+  CHECK(box.width == 10);
+}
+
+TEST_CASE("data: the ImageNet presets give normalized float crops") {
+  Generator g(0);
+  Tensor img = smooth_rgb(40, 60);
+  Tensor t = train_transform(32)->apply(img, g);
+  CHECK(t.shape() == Shape{32, 32, 3});
+  CHECK(t.dtype() == DType::f32);
+  Tensor e = eval_transform(32)->apply(img, g);
+  CHECK(e.shape() == Shape{32, 32, 3});
+  Tensor gray = Tensor::empty({28, 28, 1}, DType::u8);
+  CHECK(eval_transform(24, 3)->apply(gray, g).shape() == Shape{24, 24, 3});
+  CHECK(train_transform(24, 1)->apply(img, g).shape() == Shape{24, 24, 1});
+}
+
+// ---- the loader ----
+
+namespace {
+
+std::vector<Batch> run_epoch(DataLoader& loader) {
+  std::vector<Batch> out;
+  Batch b;
+  while (loader.next(b)) out.push_back(b);
+  return out;
+}
+
+void check_same(const std::vector<Batch>& a, const std::vector<Batch>& b) {
+  REQUIRE(a.size() == b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    CAPTURE(i);
+    CHECK(a[i].indices == b[i].indices);
+    CHECK(a[i].labels.to_vector<int64_t>() == b[i].labels.to_vector<int64_t>());
+    CHECK(a[i].images.to_vector<float>() == b[i].images.to_vector<float>());
+  }
+}
+
+TransformPtr augment() {
+  return std::make_shared<Compose>(std::vector<TransformPtr>{
+      std::make_shared<RandomResizedCrop>(4), std::make_shared<RandomHorizontalFlip>()});
+}
+
+}  // namespace
+
+TEST_CASE("data: loader batches are identical for 0, 1 and 4 workers") {
+  auto data = indexed_dataset(23, 3, 8, 8, 1);
+  // Make pixels differ within an image, so crops and flips show in the values (samples are
+  // views of the dataset's tensor, so writing through them changes the dataset).
+  for (int64_t i = 0; i < data->size(); ++i) {
+    float* p = data->get(i).image.data<float>();
+    for (int64_t k = 0; k < 64; ++k) p[k] = float(i * 100 + k);
+  }
+  std::vector<std::vector<Batch>> runs;
+  for (int workers : {0, 1, 4}) {
+    LoaderOptions o;
+    o.batch_size = 5, o.num_workers = workers, o.seed = 42, o.prefetch = 3;
+    DataLoader loader(data, augment(), o);
+    CHECK(loader.batches_per_epoch() == 5);
+    std::vector<Batch> both = run_epoch(loader);
+    CHECK(loader.position() == LoaderPosition{0, 5});
+    loader.set_epoch(1);
+    for (Batch& b : run_epoch(loader)) both.push_back(b);
+    runs.push_back(both);
+  }
+  check_same(runs[0], runs[1]);
+  check_same(runs[0], runs[2]);
+  const std::vector<Batch>& r = runs[0];
+  REQUIRE(r.size() == 10);
+  CHECK(r[0].images.shape() == Shape{5, 4, 4, 1});
+  CHECK(r[4].images.shape() == Shape{3, 4, 4, 1});  // 23 = 4 * 5 + 3
+  CHECK(r[0].labels.dtype() == DType::i64);
+  CHECK(r[5].epoch == 1);
+  // Every sample once per epoch, in a new order each epoch.
+  std::vector<int64_t> e0, e1;
+  for (int i = 0; i < 5; ++i) e0.insert(e0.end(), r[i].indices.begin(), r[i].indices.end());
+  for (int i = 5; i < 10; ++i) e1.insert(e1.end(), r[i].indices.begin(), r[i].indices.end());
+  CHECK(e0 != e1);
+  LoaderOptions same;
+  same.seed = 42;
+  CHECK(DataLoader(data, nullptr, same).epoch_order(0) == e0);
+  std::sort(e0.begin(), e0.end());
+  for (int64_t i = 0; i < 23; ++i) CHECK(e0[size_t(i)] == i);
+  // Labels follow the samples.
+  for (int64_t k = 0; k < 5; ++k) {
+    CHECK(r[0].labels.data<int64_t>()[k] == r[0].indices[size_t(k)] % 3);
+  }
+}
+
+TEST_CASE("data: loader order without shuffle, drop_last, and uint8 images") {
+  auto data = indexed_dataset(11, 2, 2, 2, 1);
+  LoaderOptions o;
+  o.batch_size = 4, o.shuffle = false, o.drop_last = true, o.num_workers = 2;
+  DataLoader loader(data, nullptr, o);
+  CHECK(loader.batches_per_epoch() == 2);
+  std::vector<Batch> r = run_epoch(loader);
+  REQUIRE(r.size() == 2);
+  CHECK(r[0].indices == std::vector<int64_t>{0, 1, 2, 3});
+  CHECK(r[1].indices == std::vector<int64_t>{4, 5, 6, 7});
+  CHECK(r[1].images.shape() == Shape{4, 2, 2, 1});
+  CHECK(pf(r[1].images[2], 1, 1, 0) == 6.0f);
+
+  // uint8 images come out as float in [0, 1].
+  Tensor images = Tensor::empty({2, 1, 1, 1}, DType::u8);
+  images.data<uint8_t>()[0] = 0, images.data<uint8_t>()[1] = 255;
+  auto u8 = std::make_shared<TensorDataset>(images, Tensor::from_vector<int64_t>({0, 1}, {2}));
+  o.drop_last = false;
+  DataLoader l2(u8, nullptr, o);
+  Batch b;
+  REQUIRE(l2.next(b));
+  CHECK(b.images.to_vector<float>() == std::vector<float>{0.0f, 1.0f});
+  CHECK_FALSE(l2.next(b));
+}
+
+TEST_CASE("data: loader resumes from a saved position with the same remaining batches") {
+  auto data = indexed_dataset(37, 4, 6, 6, 1);
+  LoaderOptions o;
+  o.batch_size = 4, o.num_workers = 3, o.seed = 9;
+  DataLoader full(data, augment(), o);
+  full.set_epoch(2);
+  std::vector<Batch> whole = run_epoch(full);
+  REQUIRE(whole.size() == 10);
+
+  // Interrupted after 4 batches of epoch 2 (with batches prefetched beyond), saved, restored
+  // into a new loader with another worker count.
+  DataLoader first(data, augment(), o);
+  first.set_epoch(2);
+  Batch b;
+  for (int i = 0; i < 4; ++i) REQUIRE(first.next(b));
+  LoaderPosition saved = first.position();
+  CHECK(saved == LoaderPosition{2, 4});
+  o.num_workers = 1;
+  DataLoader second(data, augment(), o);
+  second.seek(saved);
+  std::vector<Batch> rest = run_epoch(second);
+  check_same(rest, std::vector<Batch>(whole.begin() + 4, whole.end()));
+  CHECK(rest.front().index == 4);
+
+  // Seeking back on a running loader drops what it prefetched.
+  first.seek({2, 1});
+  std::vector<Batch> again = run_epoch(first);
+  check_same(again, std::vector<Batch>(whole.begin() + 1, whole.end()));
+  CHECK(contains(error_of([&] { first.seek({2, 11}); }), "outside an epoch"));
+}
+
+namespace {
+// A dataset whose sample 5 cannot be loaded.
+class Faulty : public Dataset {
+ public:
+  int64_t size() const override { return 8; }
+  Sample get(int64_t i) const override {
+    WHET_CHECK(i != 5, "sample 5 is broken");
+    return {Tensor::empty({2, 2, 1}, DType::f32).fill_(double(i)), 0};
+  }
+  std::vector<std::string> class_names() const override { return {"only"}; }
+  std::string describe() const override { return "faulty"; }
+};
+}  // namespace
+
+TEST_CASE("data: a batch that fails to load rethrows from next(), in order") {
+  LoaderOptions o;
+  o.batch_size = 2, o.shuffle = false, o.num_workers = 2;
+  DataLoader loader(std::make_shared<Faulty>(), nullptr, o);
+  Batch b;
+  CHECK(loader.next(b));
+  CHECK(loader.next(b));
+  CHECK(contains(error_of([&] { loader.next(b); }), "sample 5 is broken"));
+  CHECK(loader.next(b));
+  CHECK(b.indices == std::vector<int64_t>{6, 7});
+}
