@@ -23,7 +23,7 @@ TEST_CASE("autograd: leaf gradients accumulate across backward calls") {
   CHECK(x.grad().to_vector<double>() == std::vector<double>{1, 1});
 }
 
-TEST_CASE("autograd: a tensor used twice gets both contributions; grads do not alias") {
+TEST_CASE("autograd: a tensor used twice gets both contributions - grads do not alias") {
   Tensor a = ones({3}).set_requires_grad();
   Tensor b = ones({3}).set_requires_grad();
   Tensor y = sum(a + b);  // add hands the same gradient tensor to both inputs
@@ -66,7 +66,7 @@ TEST_CASE("autograd: only the inputs that need a gradient receive one") {
   CHECK_FALSE(frozen.grad().defined());
 }
 
-TEST_CASE("autograd: saved tensors are freed after backward; a second backward fails") {
+TEST_CASE("autograd: saved tensors are freed after backward - a second backward fails") {
   Tensor x = ones({4}).set_requires_grad();
   Tensor big = ones({4});
   Tensor y = x * big;  // the mul node saves big

@@ -47,7 +47,7 @@ TEST_CASE("cli: ops --json lists every registered op with its kernels and checks
   }
 }
 
-TEST_CASE("cli: ops prints a table; unknown flags fail with a message") {
+TEST_CASE("cli: ops prints a table - unknown flags fail with a message") {
   Run r = run("ops");
   CHECK(r.status == 0);
   CHECK(r.out.find("conv2d") != std::string::npos);

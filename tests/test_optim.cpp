@@ -290,7 +290,7 @@ TEST_CASE("optim: RMSprop plain, centered, momentum and weight decay") {
   }
 }
 
-TEST_CASE("optim: float32 parameters track the float64 reference; state keeps their dtype") {
+TEST_CASE("optim: float32 parameters track the float64 reference - state keeps their dtype") {
   Tensor p = make_param(kStart, DType::f32);
   AdamOptions o;
   o.lr = 0.1;

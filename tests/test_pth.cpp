@@ -122,7 +122,7 @@ TEST_CASE("pth: torch.save files load with torch's names, order, dtypes, shapes 
   }
 }
 
-TEST_CASE("pth: views of one storage share it; writes to loaded tensors never reach the file") {
+TEST_CASE("pth: views of one storage share it - writes to loaded tensors never reach the file") {
   io::NamedTensors sd = io::load_pth(fixture("dtypes.pth"));
   std::map<std::string, Tensor> by_name(sd.begin(), sd.end());
   CHECK(by_name["shared_a"].to_vector<float>() == std::vector<float>{0, 1});

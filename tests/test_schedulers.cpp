@@ -245,7 +245,7 @@ TEST_CASE("sched: OneCycleLR lr and momentum over the cycle") {
   CHECK(contains(error_of([&] { s.step(); }), "total steps is 10"));
 }
 
-TEST_CASE("sched: OneCycleLR cycles Adam's beta1; SGD without momentum gets one, as PyTorch") {
+TEST_CASE("sched: OneCycleLR cycles Adam's beta1 - SGD without momentum gets one, as PyTorch") {
   Tensor p = ones({2}).set_requires_grad();
   Adam adam(std::vector<Tensor>{p});
   OneCycleLROptions o;
