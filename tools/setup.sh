@@ -5,7 +5,8 @@ set -euo pipefail
 
 packages=(build-essential cmake ninja-build ccache pkg-config
           libeigen3-dev doctest-dev libcli11-dev nlohmann-json3-dev zlib1g-dev
-          libjpeg62-turbo-dev libpng-dev dataset-fashion-mnist)
+          libjpeg62-turbo-dev libpng-dev libtomlplusplus-dev dataset-fashion-mnist
+          chromium)  # headless, renders report.html in tests (tools/render_report.sh)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -14,6 +14,10 @@ int main(int argc, char** argv) {
   whet::cli::add_inspect_command(app);
   whet::cli::add_forward_command(app);
   whet::cli::add_convert_command(app);
+  whet::cli::add_eval_command(app);
+  whet::cli::add_predict_command(app);
+  whet::cli::add_report_command(app);
+  whet::cli::add_train_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,0 +1,213 @@
+// The trainer's pieces: parameter groups, the schedule, the loss, and checkpoints.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/autograd.h"
+#include "models/registry.h"
+#include "nn/freeze.h"
+#include "optim/optim.h"
+#include "tests/test_train_util.h"
+#include "train/checkpoint.h"
+#include "train/criterion.h"
+#include "train/param_groups.h"
+#include "train/schedule.h"
+
+using namespace train_test;
+using whet::train::TrainConfig;
+
+namespace {
+whet::models::ClassifierPtr make(const std::string& name, int64_t classes = 10) {
+  whet::models::ModelOptions o;
+  o.num_classes = classes;
+  o.init_weights = false;
+  return whet::models::create_model(name, o);
+}
+
+TrainConfig config_for(const std::string& model) {
+  TrainConfig c;
+  c.model = model;
+  c.data = "unused";
+  c.output_dir = "unused";
+  whet::train::resolve(c);
+  return c;
+}
+}  // namespace
+
+TEST_CASE("train: stages of the zoo's models for layer-wise lr decay") {
+  using V = std::vector<std::string>;
+  CHECK(whet::train::model_stages(*make("small_cnn")) ==
+        V{"features.0.", "features.2.", "features.4."});
+  CHECK(whet::train::model_stages(*make("resnet18")) ==
+        V{"conv1.|bn1.", "layer1.", "layer2.", "layer3.", "layer4."});
+  V mnv2 = whet::train::model_stages(*make("mobilenet_v2"));
+  REQUIRE(mnv2.size() == 19);
+  CHECK(mnv2.front() == "features.0.");
+  CHECK(mnv2.back() == "features.18.");
+}
+
+TEST_CASE("train: parameter groups give the head its lr and decay the stages below it") {
+  auto m = make("resnet18");
+  TrainConfig c = config_for("resnet18");
+  c.lr = 1.0;
+  auto groups = whet::train::make_param_groups(*m, c);
+  REQUIRE(groups.size() == 1);  // one lr for all
+  CHECK(groups[0].name == "all");
+  CHECK(groups[0].params.size() == m->named_parameters().size());
+
+  c.head_lr_mult = 10;
+  groups = whet::train::make_param_groups(*m, c);
+  REQUIRE(groups.size() == 2);
+  CHECK(groups[1].name == "head");
+  CHECK(groups[1].lr == 10.0);
+  CHECK(groups[1].params.size() == 2);  // fc.weight, fc.bias
+
+  c.layer_decay = 0.5;
+  c.head_lr_mult = 1;
+  groups = whet::train::make_param_groups(*m, c);
+  std::vector<std::string> names;
+  for (const auto& g : groups) names.push_back(g.name);
+  CHECK(names == std::vector<std::string>{"stem", "layer1", "layer2", "layer3", "layer4", "head"});
+  CHECK(groups[5].lr == 1.0);
+  CHECK(groups[4].lr == 0.5);
+  CHECK(groups[0].lr == 1.0 / 32);
+  CHECK(groups[0].params.size() == 3);  // conv1.weight, bn1.weight, bn1.bias
+  size_t total = 0;
+  for (const auto& g : groups) total += g.params.size();
+  CHECK(total == m->named_parameters().size());
+
+  // Frozen parameters stay out; a stage with none left disappears.
+  whet::nn::freeze_matching(*m, {"conv1.*", "bn1.*", "layer1.*"});
+  groups = whet::train::make_param_groups(*m, c);
+  CHECK(groups.front().name == "layer2");
+  auto opt = whet::train::make_optimizer(groups, c);
+  CHECK(opt->num_groups() == 4);
+  CHECK(opt->lr(0) == 0.125);
+
+  whet::nn::freeze(*m);
+  CHECK(contains(error_of([&] { whet::train::make_param_groups(*m, c); }),
+                 "nothing to train: every parameter of resnet18 is frozen"));
+}
+
+TEST_CASE("train: the schedule runs every scheduler with warm-up over the whole run") {
+  const int64_t spe = 5, epochs = 4, total = spe * epochs;
+  for (const char* kind :
+       {"constant", "step", "multistep", "exponential", "cosine", "onecycle", "plateau"}) {
+    INFO(kind);
+    auto m = make("small_cnn");
+    TrainConfig c = config_for("small_cnn");
+    c.scheduler = kind;
+    c.lr = 0.1;
+    c.step_size = 1;
+    c.gamma = 0.5;
+    c.milestones = {2, 3};
+    c.patience = 0;
+    c.warmup_epochs = 1;
+    c.epochs = epochs;
+    auto opt = whet::train::make_optimizer(whet::train::make_param_groups(*m, c), c);
+    whet::train::Schedule s(*opt, c, spe, total);
+    const std::string k = kind;
+    // Warm-up starts at 1% (of one-cycle's own starting lr, max_lr / 25, for onecycle).
+    CHECK(opt->lr(0) == doctest::Approx(k == "onecycle" ? 0.004 * 0.01 : 0.001));
+    std::vector<double> lrs;
+    for (int64_t e = 0; e < epochs; ++e) {
+      for (int64_t i = 0; i < spe; ++i) {
+        lrs.push_back(opt->lr(0));
+        s.after_step();
+      }
+      s.after_epoch(1.0);  // never improves: plateau decays after each epoch past warm-up
+    }
+    // Warm-up done after one epoch.
+    CHECK(lrs[size_t(spe)] == doctest::Approx(k == "onecycle" ? 0.004 : 0.1));
+    if (k == "constant") CHECK(lrs.back() == doctest::Approx(0.1));
+    if (k == "step") CHECK(lrs[size_t(2 * spe)] == doctest::Approx(0.05));
+    if (k == "multistep") {
+      CHECK(lrs[size_t(2 * spe) - 1] == doctest::Approx(0.1));
+      CHECK(lrs[size_t(2 * spe)] == doctest::Approx(0.05));
+      CHECK(lrs[size_t(3 * spe)] == doctest::Approx(0.025));
+    }
+    if (k == "exponential") CHECK(lrs[size_t(2 * spe)] == doctest::Approx(0.05));
+    if (k == "cosine") CHECK(lrs.back() < 0.01);
+    if (k == "onecycle")
+      CHECK(*std::max_element(lrs.begin(), lrs.end()) == doctest::Approx(0.1).epsilon(0.01));
+    if (k == "plateau") {
+      CHECK(lrs[size_t(2 * spe)] == doctest::Approx(0.05));  // epoch 1 set the best
+      CHECK(lrs[size_t(3 * spe)] == doctest::Approx(0.025));
+    }
+
+    // The state round-trips into a fresh schedule.
+    auto opt2 = whet::train::make_optimizer(whet::train::make_param_groups(*m, c), c);
+    whet::train::Schedule s2(*opt2, c, spe, total);
+    opt2->load_state_dict(opt->state_dict());
+    s2.load_state_dict(s.state_dict());
+    CHECK(bitwise_equal(s.state_dict(), s2.state_dict()));
+  }
+  TrainConfig c = config_for("small_cnn");
+  c.warmup_epochs = 4;
+  auto m = make("small_cnn");
+  auto opt = whet::train::make_optimizer(whet::train::make_param_groups(*m, c), c);
+  CHECK(contains(error_of([&] { whet::train::Schedule s(*opt, c, 5, 20); }),
+                 "must be shorter than the run"));
+}
+
+TEST_CASE("train: ce, mse and bce on one-hot targets, with label smoothing") {
+  Tensor logits = Tensor::from_vector(std::vector<float>{2, 0, -1, 0.5f, 1, 0}, {2, 3});
+  Tensor labels = Tensor::from_vector(std::vector<int64_t>{0, 2}, {2});
+  CHECK(whet::train::one_hot(labels, 3).to_vector<float>() == std::vector<float>{1, 0, 0, 0, 0, 1});
+  whet::train::Criterion ce("ce", 3, 0.0), mse("mse", 3, 0.1), bce("bce", 3, 0.0);
+  // -log softmax: row 0 picks 2 of (2, 0, -1); row 1 picks 0 of (0.5, 1, 0).
+  auto lse = [](double a, double b, double c) {
+    return std::log(std::exp(a) + std::exp(b) + std::exp(c));
+  };
+  double want_ce = ((lse(2, 0, -1) - 2) + (lse(0.5, 1, 0) - 0)) / 2;
+  CHECK(ce(logits, labels).item() == doctest::Approx(want_ce));
+  // Smoothed targets: 0.9 * one_hot + 0.1 / 3.
+  const double hi = 0.9 + 0.1 / 3, lo = 0.1 / 3;
+  double want_mse = (std::pow(2 - hi, 2) + std::pow(0 - lo, 2) + std::pow(-1 - lo, 2) +
+                     std::pow(0.5 - lo, 2) + std::pow(1 - lo, 2) + std::pow(0 - hi, 2)) /
+                    6;
+  CHECK(mse(logits, labels).item() == doctest::Approx(want_mse));
+  CHECK(mse(logits, labels, /*smoothing=*/false).item() ==
+        doctest::Approx((1 + 0 + 1 + 0.25 + 1 + 1) / 6.0));
+  auto sp = [](double x, double y) {
+    return std::max(x, 0.0) - x * y + std::log1p(std::exp(-std::abs(x)));
+  };
+  double want_bce = (sp(2, 1) + sp(0, 0) + sp(-1, 0) + sp(0.5, 0) + sp(1, 0) + sp(0, 1)) / 6;
+  CHECK(bce(logits, labels).item() == doctest::Approx(want_bce));
+}
+
+TEST_CASE("train: checkpoints hold prefixed state and metadata, and refuse other files") {
+  TempDir dir;
+  whet::train::Checkpoint ck;
+  ck.add("model.", {{"fc.weight", ones({2, 3})}});
+  ck.add_int("train.global_step", 42);
+  ck.add_real("train.best_val_acc", std::nan(""));
+  Generator g(123);
+  g.advance(1000);
+  ck.add("rng.default.", whet::train::generator_state(g));
+  ck.metadata["config"] = "[model]\nmodel = 'small_cnn'\n";
+  const std::string path = dir / "last.safetensors";
+  whet::train::save_checkpoint(path, ck);
+
+  whet::train::Checkpoint back = whet::train::load_checkpoint(path);
+  CHECK(back.metadata.at("format") == "whet-checkpoint");
+  CHECK(back.get_int("train.global_step") == 42);
+  CHECK(std::isnan(back.get_real("train.best_val_acc")));
+  Generator h;
+  whet::train::load_generator_state(h, back.part("rng.default."));
+  CHECK(h.seed() == 123);
+  CHECK(h.offset() == 1000);
+  CHECK(whet::train::checkpoint_config(back, path).model == "small_cnn");
+  auto w = whet::train::checkpoint_weights(path);
+  REQUIRE(w.size() == 1);
+  CHECK(w[0].first == "fc.weight");
+
+  const std::string plain = dir / "plain.safetensors";
+  io::save_safetensors(plain, {{"x", ones({1})}});
+  CHECK(contains(error_of([&] { whet::train::load_checkpoint(plain); }),
+                 "is not a whet training checkpoint"));
+  CHECK(whet::train::checkpoint_weights(plain).size() == 1);  // plain weights pass through
+  CHECK(contains(error_of([&] { whet::train::load_checkpoint(dir / "none.safetensors"); }),
+                 "no checkpoint at"));
+}

@@ -1,0 +1,132 @@
+// `whet eval`: a trained classifier on a labelled dataset — loss, top-1 and top-5 accuracy,
+// per-class precision and recall, the confusion matrix — as a table, and as JSON (the
+// eval.json the training report reads) with --json:
+//   whet eval --model resnet18 --weights run/model.safetensors --data folder:photos
+//             [--split val] [--image-size 224] [--batch-size 64] [--json run/eval.json]
+// The class count and input channels come from the weights; images get the training run's
+// evaluation transform (resize, centre crop, normalise: train/setup.h eval_transform_for),
+// its settings read from the run (tools/whet/load_classifier.h run_eval_transform).
+#include <iostream>
+
+#include "data/open.h"
+#include "io/atomic_file.h"
+#include "io/safetensors.h"
+#include "tools/whet/commands.h"
+#include "tools/whet/load_classifier.h"
+#include "train/evaluate.h"
+
+namespace whet::cli {
+
+namespace {
+struct EvalArgs {
+  std::string model, weights, data, split = "auto", json, device = "cpu", augment;
+  int64_t num_classes = 0, image_size = 0, batch_size = 64;
+  int workers = 2;
+};
+
+Device pick_device(const std::string& name) {
+  if (name == "cpu") return Device::cpu();
+  WHET_CHECK(cuda_compiled(), "--device cuda: this whet was built without CUDA");
+  WHET_CHECK(cuda_device_count() > 0, "--device cuda: no CUDA device is visible");
+  return Device::cuda(0);
+}
+
+int run_eval(const EvalArgs& a) {
+  const Device device = pick_device(a.device);
+  LoadedClassifier lc = load_classifier(a.model, a.weights, a.num_classes);
+  const int64_t num_classes = lc.model->num_classes();
+  const int channels = lc.model->in_channels() == 1 ? 1 : 3;
+
+  data::DataOptions dopt;
+  dopt.channels = channels;
+  dopt.load_tensors = [](const std::string& p) {
+    io::SafetensorsFile f = io::load_safetensors(p);
+    return data::TensorFile{f.tensors, f.metadata};
+  };
+  const data::TrainVal tv = data::open_data(a.data, dopt);
+  // "auto": the validation half when the source has one (DIR/val, fashion-mnist's test set),
+  // else everything there is.
+  data::DatasetPtr ds = a.split == "train" ? tv.train
+                        : a.split == "val" ? tv.val
+                                           : (tv.val ? tv.val : tv.train);
+  WHET_CHECK(ds != nullptr, "--split val: ", a.data, " has no validation set");
+  WHET_CHECK(ds->size() > 0, a.data, ": no samples to evaluate");
+  WHET_CHECK(ds->num_classes() <= num_classes, a.data, " has ", ds->num_classes(),
+             " classes, the model's head only ", num_classes);
+
+  // The data's own names label the rows (its labels are what is being checked); a head
+  // wider than the data keeps the checkpoint's names, or indices, for the rest.
+  std::vector<std::string> names = ds->class_names();
+  for (int64_t c = int64_t(names.size()); c < num_classes; ++c)
+    names.push_back(size_t(c) < lc.class_names.size() ? lc.class_names[size_t(c)]
+                                                      : std::to_string(c));
+
+  data::LoaderOptions lopt;
+  lopt.batch_size = a.batch_size;
+  lopt.shuffle = false;
+  lopt.num_workers = a.workers;
+  std::string preprocessing;
+  data::DataLoader loader(
+      ds, run_eval_transform(lc, a.model, a.weights, a.image_size, a.augment, preprocessing), lopt);
+  lc.model->to(device);
+
+  const bool json_to_stdout = a.json == "-";
+  std::ostream& log = json_to_stdout ? std::cerr : std::cout;
+  log << "model    " << a.model << " (" << num_classes << " classes, " << lc.model->in_channels()
+      << " input channels) from " << a.weights << "\n"
+      << "data     " << ds->describe() << "\n"
+      << "input    " << preprocessing << "\n";
+  train::EvalResult r = train::evaluate(*lc.model, loader, num_classes, names);
+  log << train::format_eval(r);
+
+  const std::string text = train::to_json(r).dump(2) + "\n";
+  if (json_to_stdout) {
+    std::cout << text;
+  } else if (!a.json.empty()) {
+    io::AtomicFileWriter f(a.json, "whet eval --json");
+    f.write(text.data(), text.size());
+    f.commit();
+    log << "\nwrote " << a.json << "\n";
+  }
+  return 0;
+}
+}  // namespace
+
+void add_eval_command(CLI::App& app) {
+  auto* cmd =
+      app.add_subcommand("eval",
+                         "Evaluate a classifier on labelled data: loss, top-1/top-5, per-class "
+                         "precision/recall, confusion matrix");
+  auto a = std::make_shared<EvalArgs>();
+  cmd->add_option("--model", a->model, "Model name (see `whet models`)")->required();
+  cmd->add_option("--weights", a->weights, "Weights (.safetensors or .pth), loaded strictly")
+      ->required()
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--num-classes", a->num_classes,
+                  "Classes of the head (default: read from the weights; must agree)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--data", a->data,
+                  "fashion-mnist[:DIR], idx:IMAGES,LABELS, folder:DIR (or DIR), tensors:FILE")
+      ->required();
+  cmd->add_option("--split", a->split,
+                  "auto (validation set when there is one, else all), val or train")
+      ->check(CLI::IsMember({"auto", "val", "train"}));
+  cmd->add_option("--image-size", a->image_size,
+                  "Input size after the centre crop "
+                  "(default: the model's)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--augment", a->augment,
+                  "The training run's augment setting, which picks the evaluation transform "
+                  "(default: from the run's config.toml or the weights' metadata, else imagenet)")
+      ->check(CLI::IsMember({"imagenet", "flip", "none"}));
+  cmd->add_option("--batch-size", a->batch_size, "Images per forward")->check(CLI::PositiveNumber);
+  cmd->add_option("--workers", a->workers, "Loader threads (0: load on the main thread)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--json", a->json,
+                  "Also write the results as JSON to this file (- : stdout "
+                  "instead of the table)");
+  cmd->add_option("--device", a->device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}));
+  cmd->callback([a] { set_action([a] { return run_eval(*a); }); });
+}
+
+}  // namespace whet::cli

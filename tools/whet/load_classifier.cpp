@@ -1,0 +1,145 @@
+#include "tools/whet/load_classifier.h"
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include <filesystem>
+
+#include "core/error.h"
+#include "io/pth.h"
+#include "io/safetensors.h"
+#include "io/weights.h"
+#include "train/config.h"
+#include "train/setup.h"
+
+namespace whet::cli {
+
+namespace {
+const Tensor* find_tensor(const nn::NamedTensors& sd, const std::string& name) {
+  for (const auto& [n, t] : sd)
+    if (n == name) return &t;
+  return nullptr;
+}
+}  // namespace
+
+LoadedClassifier load_classifier(const std::string& model_name, const std::string& weights,
+                                 int64_t num_classes) {
+  models::ModelOptions o;
+  o.init_weights = false;  // the strict load below overwrites every weight
+  // A throwaway instance tells where the head and stem live (names differ per family).
+  const models::ClassifierPtr probe = models::create_model(model_name, o);
+  const std::string head_key = probe->head_prefix() + "weight";
+  const std::string stem_key = probe->stem_prefix() + "weight";
+
+  const nn::NamedTensors sd = io::read_state_dict(weights);  // PyTorch layout
+  const Tensor* head = find_tensor(sd, head_key);
+  const Tensor* stem = find_tensor(sd, stem_key);
+  WHET_CHECK(head && head->dim() == 2, weights, ": no 2-D '", head_key, "': not a ", model_name,
+             " checkpoint?");
+  WHET_CHECK(stem && stem->dim() == 4, weights, ": no 4-D '", stem_key, "': not a ", model_name,
+             " checkpoint?");
+  const int64_t file_classes = head->size(0);
+  WHET_CHECK(num_classes == 0 || num_classes == file_classes, "--num-classes ", num_classes, ": ",
+             weights, " has a ", file_classes, "-class head ('", head_key, "' ",
+             shape_str(head->shape()), ")");
+  o.num_classes = file_classes;
+  o.in_channels = stem->size(1);  // (O, I, KH, KW)
+
+  LoadedClassifier out;
+  out.model = models::create_model(model_name, o);
+  try {
+    out.model->load_state_dict(io::from_pytorch_layout(sd), /*strict=*/true);
+  } catch (const Error& e) {
+    throw Error(weights + ": " + e.what());
+  }
+  out.model->eval();
+  if (!io::looks_like_pth(weights)) out.metadata = io::load_safetensors(weights).metadata;
+  out.class_names = class_names_from_metadata(weights);
+  if (!out.class_names.empty() && int64_t(out.class_names.size()) != file_classes)
+    out.class_names.clear();  // stale metadata: indices are better than wrong names
+  return out;
+}
+
+data::TransformPtr run_eval_transform(const LoadedClassifier& lc, const std::string& model_name,
+                                      const std::string& weights, int64_t image_size,
+                                      const std::string& augment, std::string& source) {
+  train::TrainConfig c;
+  c.model = model_name;
+  std::vector<std::string> from;
+  const auto config_file = std::filesystem::path(weights).parent_path() / "config.toml";
+  auto config_meta = lc.metadata.find("config");
+  try {
+    if (std::filesystem::exists(config_file)) {
+      train::apply_toml_file(c, config_file.string());
+      from.push_back(config_file.string());
+    } else if (config_meta != lc.metadata.end()) {
+      train::apply_toml(c, config_meta->second, weights + " metadata");
+      from.push_back("the weights' config");
+    }
+  } catch (const Error&) {
+    // A config of another whet version: the other sources and the defaults still apply.
+    c = train::TrainConfig();
+    c.model = model_name;
+  }
+  c.model = model_name;  // a config.toml of another model must not change what runs
+  if (auto it = lc.metadata.find("image_size"); it != lc.metadata.end()) {
+    try {
+      c.image_size = std::stoll(it->second);
+      from.push_back("the weights' image_size");
+    } catch (const std::exception&) {
+    }
+  }
+  if (auto it = lc.metadata.find("augment"); it != lc.metadata.end()) {
+    c.augment = it->second;
+    from.push_back("the weights' augment");
+  }
+  if (image_size > 0) c.image_size = image_size;
+  if (!augment.empty()) c.augment = augment;
+  WHET_CHECK(c.augment == "imagenet" || c.augment == "flip" || c.augment == "none", "augment '",
+             c.augment, "': expected imagenet, flip or none");
+  c.in_channels = lc.model->in_channels();
+  const int64_t size = train::model_image_size(c);
+  source = c.augment + " preprocessing at " + std::to_string(size) + "x" + std::to_string(size);
+  if (!from.empty()) {
+    source += " (settings from ";
+    for (size_t i = 0; i < from.size(); ++i) source += (i ? ", " : "") + from[i];
+    source += ")";
+  }
+  return train::eval_transform_for(c);
+}
+
+std::vector<std::string> class_names_from_metadata(const std::string& weights_path) {
+  if (io::looks_like_pth(weights_path)) return {};
+  const io::SafetensorsFile f = io::load_safetensors(weights_path);
+  auto it = f.metadata.find("class_names");
+  if (it == f.metadata.end() || it->second.empty()) return {};
+  const std::string& v = it->second;
+  if (v.front() == '[') {
+    const nlohmann::json j = nlohmann::json::parse(v, nullptr, /*allow_exceptions=*/false);
+    std::vector<std::string> names;
+    if (j.is_array())
+      for (const auto& n : j)
+        if (n.is_string()) names.push_back(n.get<std::string>());
+    if (j.is_array() && names.size() == j.size()) return names;
+  }
+  std::vector<std::string> names;
+  std::istringstream is(v);
+  for (std::string n; std::getline(is, n, ',');) names.push_back(n);
+  return names;
+}
+
+std::vector<std::string> read_class_names_file(const std::string& path) {
+  std::ifstream f(path);
+  WHET_CHECK(f.good(), path, ": cannot open the class names file");
+  std::vector<std::string> names;
+  for (std::string line; std::getline(f, line);) {
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t'))
+      line.pop_back();
+    if (!line.empty()) names.push_back(line);
+  }
+  WHET_CHECK(!names.empty(), path, ": no class names in it");
+  return names;
+}
+
+}  // namespace whet::cli

@@ -1,0 +1,241 @@
+// The configuration of a training run: one struct, one table of its fields. The table is the
+// single source of the TOML keys (config files, the config.toml saved with each run) and of
+// the `whet train` flags (key `num_classes` <-> flag `--num-classes`; a bool key `k` gives
+// `--k` and `--no-k`), so the two cannot drift apart.
+//
+//   TrainConfig c;                                    // the defaults below
+//   apply_toml_file(c, "run.toml");                   // keys present in the file override
+//   c.lr = 0.1;                                       // as a flag would
+//   resolve(c);                                       // validate, fill in the "auto" values
+//   std::string text = to_toml(c);                    // what config.toml holds
+//
+// In a file, keys sit in their section ([model], [data], [optim], [schedule], [run]) or at
+// the top level; an unknown key, a key in another section, or a value of the wrong type is
+// an error naming the file, line and key.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace whet::train {
+
+struct TrainConfig {
+  // [model]
+  std::string model;                     // a name of the zoo (models/registry.h)
+  std::string weights;                   // pretrained weights; empty: random init
+  int64_t num_classes = 0;               // 0: the data's
+  int64_t in_channels = 0;               // 0: the model's own; else the stem is adapted
+  std::vector<std::string> freeze;       // globs over parameter names
+  std::vector<std::string> freeze_type;  // module types: Conv2d, BatchNorm2d, Linear, ...
+  std::vector<std::string> unfreeze;     // globs, applied after freeze and freeze_type
+  bool freeze_bn = false;                // BatchNorm statistics and affine fixed
+
+  // [data]
+  std::string data;                  // data/open.h spec
+  double val_fraction = 0.0;         // > 0: split validation off the training set
+  std::vector<int64_t> classes;      // keep only these, relabelled 0..k-1
+  int64_t per_class = 0;             // > 0: at most this many training images per class
+  int64_t image_size = 0;            // 0: the model's default input size
+  std::string augment = "imagenet";  // imagenet | flip | none
+  int64_t batch_size = 32;
+  int64_t workers = 2;
+  bool shuffle = true;
+  bool strict_data = false;  // unreadable images are errors instead of skipped
+
+  // [optim]
+  std::string optimizer = "sgd";  // sgd | adam | adamw | rmsprop
+  double lr = 0.01;
+  double momentum = 0.9;       // sgd and rmsprop
+  bool nesterov = false;       // sgd
+  double weight_decay = -1.0;  // < 0: the optimizer's default (adamw 0.01, others 0)
+  double head_lr = 0.0;        // > 0: the head's lr; else lr * head_lr_mult
+  double head_lr_mult = 1.0;
+  double layer_decay = 1.0;  // < 1: stage k below the head gets lr * layer_decay^k
+  std::string loss = "ce";   // ce | mse | bce (mse and bce on one-hot targets)
+  double label_smoothing = 0.0;
+  double l1 = 0.0;         // coefficient of sum |p| over the trainable parameters
+  double clip_grad = 0.0;  // > 0: max total gradient norm
+
+  // [schedule]
+  std::string scheduler =
+      "constant";                   // constant|step|multistep|exponential|cosine|onecycle|plateau
+  double warmup_epochs = 0.0;       // linear warm-up, composed with any scheduler
+  int64_t step_size = 10;           // step: epochs between decays
+  double gamma = 0.1;               // step, multistep, exponential (per epoch), plateau
+  std::vector<int64_t> milestones;  // multistep: epochs
+  double min_lr = 0.0;              // cosine floor, plateau floor
+  int64_t patience = 2;             // plateau: epochs without improvement
+
+  // [run]
+  int64_t epochs = 10;
+  int64_t max_steps_per_epoch = 0;  // > 0: cut epochs short (quick demos)
+  int64_t stop_at_step = 0;         // > 0: checkpoint and stop after this many steps in all
+  std::string device = "cpu";       // cpu | cuda | cuda:N
+  std::string precision = "fp32";   // fp32 | tf32 | fp16 | bf16
+  int64_t seed = 0;
+  std::string output_dir;        // empty: runs/<model>-<date>-<time>
+  bool overwrite = false;        // allow an output_dir that already holds a run
+  std::string save;              // final weights (PyTorch layout) to this file
+  int64_t checkpoint_every = 0;  // > 0: also checkpoint every N steps
+  std::string resume;            // a run's output_dir to continue
+  int64_t log_every = 10;        // steps between step lines (metrics.jsonl, plain output)
+  bool quiet = false;
+
+  // Calls f(info, &TrainConfig::member) for every field, in file order.
+  template <class F>
+  static void for_each_field(F&& f);
+};
+
+// Where a field lives and what it means: the TOML section and key, and the help text.
+struct FieldInfo {
+  const char* section;
+  const char* key;
+  const char* help;
+};
+
+// Applies the keys present in a TOML document to `c` (others keep their value). `source`
+// names the document in errors. Throws whet::Error for syntax errors, unknown keys and
+// sections, keys in the wrong section and values of the wrong type.
+void apply_toml(TrainConfig& c, const std::string& text, const std::string& source);
+void apply_toml_file(TrainConfig& c, const std::string& path);
+
+// The whole configuration as TOML, by section, each key with its help as a comment.
+// apply_toml of the result onto default values gives `c` back.
+std::string to_toml(const TrainConfig& c);
+
+// Checks every value (throwing whet::Error naming the key, its flag and the accepted values)
+// and replaces the "auto" values that do not depend on the data or the model: weight_decay,
+// output_dir. Idempotent.
+void resolve(TrainConfig& c);
+
+// "num_classes" -> "--num-classes".
+std::string flag_of(const std::string& key);
+
+// ---- the table ----
+
+template <class F>
+void TrainConfig::for_each_field(F&& f) {
+  using C = TrainConfig;
+  f(FieldInfo{"model", "model", "Model name (see `whet models`)"}, &C::model);
+  f(FieldInfo{"model", "weights",
+              "Pretrained weights (.safetensors or .pth); a head of another "
+              "size is replaced"},
+    &C::weights);
+  f(FieldInfo{"model", "num_classes", "Classes of the head (0: the data's)"}, &C::num_classes);
+  f(FieldInfo{"model", "in_channels",
+              "Input channels (0: the model's own; else the pretrained "
+              "stem is adapted)"},
+    &C::in_channels);
+  f(FieldInfo{"model", "freeze", "Freeze parameters whose name matches GLOB (repeatable)"},
+    &C::freeze);
+  f(FieldInfo{"model", "freeze_type",
+              "Freeze the parameters of every module of this type: "
+              "Conv2d, BatchNorm2d, Linear (repeatable)"},
+    &C::freeze_type);
+  f(FieldInfo{"model", "unfreeze",
+              "Unfreeze parameters matching GLOB, after --freeze "
+              "(repeatable)"},
+    &C::unfreeze);
+  f(FieldInfo{"model", "freeze_bn",
+              "Freeze BatchNorm layers: statistics and affine "
+              "parameters fixed"},
+    &C::freeze_bn);
+
+  f(FieldInfo{"data", "data",
+              "Data: fashion-mnist[:DIR], idx:IMAGES,LABELS, folder:DIR or DIR, "
+              "tensors:FILE"},
+    &C::data);
+  f(FieldInfo{"data", "val_fraction",
+              "Split this fraction of the training set off for "
+              "validation (0: the source's own validation set)"},
+    &C::val_fraction);
+  f(FieldInfo{"data", "classes", "Keep only these classes, relabelled 0..k-1 (e.g. 5,6,7)"},
+    &C::classes);
+  f(FieldInfo{"data", "per_class", "At most this many training images per class (0: all)"},
+    &C::per_class);
+  f(FieldInfo{"data", "image_size", "Model input size (0: the model's default)"}, &C::image_size);
+  f(FieldInfo{"data", "augment",
+              "Training augmentation: imagenet (random resized crop, flip), "
+              "flip, none"},
+    &C::augment);
+  f(FieldInfo{"data", "batch_size", "Images per step"}, &C::batch_size);
+  f(FieldInfo{"data", "workers", "Loader threads (0: load on the training thread)"}, &C::workers);
+  f(FieldInfo{"data", "shuffle", "Shuffle the training set every epoch"}, &C::shuffle);
+  f(FieldInfo{"data", "strict_data", "Unreadable images are errors instead of skipped"},
+    &C::strict_data);
+
+  f(FieldInfo{"optim", "optimizer", "sgd, adam, adamw or rmsprop"}, &C::optimizer);
+  f(FieldInfo{"optim", "lr", "Learning rate (of the backbone; see head_lr)"}, &C::lr);
+  f(FieldInfo{"optim", "momentum", "Momentum (sgd, rmsprop)"}, &C::momentum);
+  f(FieldInfo{"optim", "nesterov", "Nesterov momentum (sgd)"}, &C::nesterov);
+  f(FieldInfo{"optim", "weight_decay",
+              "Weight decay (negative: the optimizer's default, "
+              "adamw 0.01, others 0)"},
+    &C::weight_decay);
+  f(FieldInfo{"optim", "head_lr",
+              "Learning rate of the classifier head (0: lr * "
+              "head_lr_mult)"},
+    &C::head_lr);
+  f(FieldInfo{"optim", "head_lr_mult", "Head learning rate as a multiple of lr"}, &C::head_lr_mult);
+  f(FieldInfo{"optim", "layer_decay",
+              "Layer-wise lr decay: the k-th stage below the head "
+              "learns at lr * layer_decay^k (1: off)"},
+    &C::layer_decay);
+  f(FieldInfo{"optim", "loss", "ce, mse or bce (mse and bce on one-hot targets)"}, &C::loss);
+  f(FieldInfo{"optim", "label_smoothing", "Label smoothing of the targets"}, &C::label_smoothing);
+  f(FieldInfo{"optim", "l1", "L1 penalty coefficient over the trainable parameters"}, &C::l1);
+  f(FieldInfo{"optim", "clip_grad", "Clip the total gradient norm to this (0: off)"},
+    &C::clip_grad);
+
+  f(FieldInfo{"schedule", "scheduler",
+              "constant, step, multistep, exponential, cosine, "
+              "onecycle or plateau"},
+    &C::scheduler);
+  f(FieldInfo{"schedule", "warmup_epochs",
+              "Linear warm-up over this many epochs (fractions "
+              "allowed), then the scheduler"},
+    &C::warmup_epochs);
+  f(FieldInfo{"schedule", "step_size", "step: epochs between decays"}, &C::step_size);
+  f(FieldInfo{"schedule", "gamma",
+              "Decay factor: step, multistep, exponential (per epoch), "
+              "plateau"},
+    &C::gamma);
+  f(FieldInfo{"schedule", "milestones", "multistep: the epochs to decay at (e.g. 30,60)"},
+    &C::milestones);
+  f(FieldInfo{"schedule", "min_lr", "Lowest lr of cosine and plateau"}, &C::min_lr);
+  f(FieldInfo{"schedule", "patience",
+              "plateau: epochs without improvement of the validation "
+              "loss before decaying"},
+    &C::patience);
+
+  f(FieldInfo{"run", "epochs", "Epochs"}, &C::epochs);
+  f(FieldInfo{"run", "max_steps_per_epoch",
+              "Cut every epoch to at most this many steps (0: "
+              "whole epochs)"},
+    &C::max_steps_per_epoch);
+  f(FieldInfo{"run", "stop_at_step",
+              "Checkpoint and stop once this many steps are done in "
+              "all; --resume continues (0: run to the end)"},
+    &C::stop_at_step);
+  f(FieldInfo{"run", "device", "cpu, cuda or cuda:N"}, &C::device);
+  f(FieldInfo{"run", "precision", "fp32, tf32, fp16 or bf16"}, &C::precision);
+  f(FieldInfo{"run", "seed", "Seed of initialisation, splits, shuffling and augmentation"},
+    &C::seed);
+  f(FieldInfo{"run", "output_dir", "Where the run's files go (default runs/MODEL-DATE-TIME)"},
+    &C::output_dir);
+  f(FieldInfo{"run", "overwrite", "Allow an output directory that already holds a run"},
+    &C::overwrite);
+  f(FieldInfo{"run", "save", "Write the final weights here (safetensors, PyTorch layout)"},
+    &C::save);
+  f(FieldInfo{"run", "checkpoint_every", "Also checkpoint every N steps (0: each epoch only)"},
+    &C::checkpoint_every);
+  f(FieldInfo{"run", "resume", "Continue the run in this directory from its last checkpoint"},
+    &C::resume);
+  f(FieldInfo{"run", "log_every",
+              "Steps between step lines in metrics.jsonl and plain "
+              "output"},
+    &C::log_every);
+  f(FieldInfo{"run", "quiet", "Print nothing but errors"}, &C::quiet);
+}
+
+}  // namespace whet::train

@@ -1,0 +1,218 @@
+#include "train/setup.h"
+
+#include <set>
+
+#include "core/backend.h"
+#include "core/op_registry.h"
+#include "io/pth.h"
+#include "io/safetensors.h"
+#include "io/weights.h"
+#include "nn/freeze.h"
+#include "train/checkpoint.h"
+
+namespace whet::train {
+
+namespace {
+
+bool starts_with(const std::string& s, const std::string& prefix) {
+  return s.compare(0, prefix.size(), prefix) == 0;
+}
+
+// "a, b, c" of at most `limit` names, with the rest counted.
+std::string some(const std::vector<std::string>& names, size_t limit = 4) {
+  std::string out;
+  for (size_t i = 0; i < names.size() && i < limit; ++i) out += (i ? ", " : "") + names[i];
+  if (names.size() > limit) out += ", ... (" + std::to_string(names.size() - limit) + " more)";
+  return out;
+}
+
+// A whet checkpoint's model.* or a plain weights file, in PyTorch's layout.
+nn::NamedTensors read_weights(const std::string& path) {
+  WHET_CHECK(!path.empty(), "no weights path");
+  if (io::looks_like_pth(path)) return io::read_state_dict(path);
+  try {
+    return checkpoint_weights(path);
+  } catch (const Error&) {
+    return io::read_state_dict(path);  // for its fuller message
+  }
+}
+
+void check_globs_match(const models::Classifier& m, const std::vector<std::string>& globs,
+                       const char* flag) {
+  nn::NamedTensors params = m.named_parameters();
+  for (const std::string& g : globs) {
+    bool hit = false;
+    for (const auto& np : params) hit = hit || nn::glob_match(g, np.first);
+    if (hit) continue;
+    std::vector<std::string> examples;
+    for (size_t i = 0; i < params.size(); i += std::max<size_t>(1, params.size() / 4))
+      examples.push_back(params[i].first);
+    WHET_FAIL(flag, " '", g, "': matches no parameter of ", m.type_name(), " (names look like ",
+              some(examples), "; `whet inspect --model NAME` lists them)");
+  }
+}
+
+}  // namespace
+
+void check_runnable(const TrainConfig& c) {
+  const Device d = Device::parse(c.device);
+  if (d.is_cuda()) {
+    WHET_CHECK(cuda_compiled(), "--device ", c.device,
+               ": this whet was built without CUDA (WHET_CUDA=OFF or no CUDA toolkit found); "
+               "use --device cpu");
+    const int n = cuda_device_count();
+    WHET_CHECK(n > 0, "--device ", c.device, ": no CUDA device is visible");
+    WHET_CHECK(d.index < n, "--device ", c.device, ": only ", n, " CUDA device(s) visible");
+    std::vector<std::string> missing;
+    const Backend* cuda = cuda_backend();
+    for (const OpInfo& op : op_registry())
+      if (cuda == nullptr || !op.has_kernel(*cuda)) missing.push_back(op.name);
+    WHET_CHECK(missing.empty(), "--device ", c.device, ": the CUDA backend has no kernels yet for ",
+               some(missing, 64), " (see `whet ops`); train with --device cpu for now");
+  }
+  if (c.precision == "fp32") return;
+  WHET_CHECK(d.is_cuda(), "--precision ", c.precision,
+             ": needs --device cuda (the CPU kernels compute in float32); use --precision fp32");
+  WHET_FAIL("--precision ", c.precision,
+            ": mixed-precision training (autocast with float32 master weights) is not "
+            "available yet; use --precision fp32");
+}
+
+int64_t model_channels(const TrainConfig& c) {
+  if (c.in_channels > 0) return c.in_channels;
+  const models::ModelInfo* info = models::find_model(c.model);
+  WHET_CHECK(info != nullptr, "unknown model '", c.model, "'");
+  return info->default_input[2];
+}
+
+int64_t model_image_size(const TrainConfig& c) {
+  if (c.image_size > 0) return c.image_size;
+  const models::ModelInfo* info = models::find_model(c.model);
+  WHET_CHECK(info != nullptr, "unknown model '", c.model, "'");
+  return info->default_input[0];
+}
+
+data::TrainVal open_run_data(const TrainConfig& c) {
+  const int64_t channels = model_channels(c);
+  WHET_CHECK(channels == 1 || channels == 3, "--in-channels ", channels,
+             ": the image pipeline feeds 1 (gray) or 3 (RGB) channels");
+  data::DataOptions o;
+  o.channels = int(channels);
+  o.strict = c.strict_data;
+  o.val_fraction = c.val_fraction;
+  o.seed = uint64_t(c.seed);
+  o.classes = c.classes;
+  o.per_class = c.per_class;
+  o.load_tensors = [](const std::string& path) {
+    io::SafetensorsFile f = io::load_safetensors(path);
+    return data::TensorFile{f.tensors, f.metadata};
+  };
+  data::TrainVal d = data::open_data(c.data, o);
+  WHET_CHECK(d.train && d.train->size() > 0, "--data ", c.data, ": the training set is empty");
+  const int64_t k = d.train->num_classes();
+  WHET_CHECK(k >= 2, "--data ", c.data, ": ", d.train->describe(), " has ", k,
+             " class; classification needs at least 2");
+  WHET_CHECK(c.num_classes == 0 || c.num_classes == k, "--num-classes ", c.num_classes,
+             " disagrees with the data: ", d.train->describe(), " has ", k, " classes",
+             c.classes.empty() ? "" : " after --classes",
+             " (leave --num-classes out to take the data's)");
+  if (d.val) {
+    WHET_CHECK(d.val->size() > 0, "--data ", c.data, ": the validation set is empty");
+    WHET_CHECK(d.val->class_names() == d.train->class_names(), "--data ", c.data,
+               ": the validation classes (", some(d.val->class_names()),
+               ") differ from the training classes (", some(d.train->class_names()), ")");
+  }
+  return d;
+}
+
+data::TransformPtr train_transform_for(const TrainConfig& c) {
+  const int64_t size = model_image_size(c);
+  const int channels = int(model_channels(c));
+  if (c.augment == "imagenet") return data::train_transform(size, channels);
+  std::vector<data::TransformPtr> steps = {std::make_shared<data::Resize>(size),
+                                           std::make_shared<data::CenterCrop>(size)};
+  if (c.augment == "flip") steps.push_back(std::make_shared<data::RandomHorizontalFlip>());
+  steps.push_back(std::make_shared<data::ToFloat>());
+  steps.push_back(std::make_shared<data::ToChannels>(channels));
+  steps.push_back(std::make_shared<data::Normalize>(
+      channels == 3 ? data::Normalize::imagenet() : data::Normalize::imagenet_gray()));
+  return std::make_shared<data::Compose>(std::move(steps));
+}
+
+data::TransformPtr eval_transform_for(const TrainConfig& c) {
+  const int64_t size = model_image_size(c);
+  const int channels = int(model_channels(c));
+  if (c.augment == "imagenet") return data::eval_transform(size, channels);
+  TrainConfig plain = c;
+  plain.augment = "none";
+  return train_transform_for(plain);
+}
+
+void apply_freezing(models::Classifier& m, const TrainConfig& c) {
+  check_globs_match(m, c.freeze, "--freeze");
+  check_globs_match(m, c.unfreeze, "--unfreeze");
+  std::set<std::string> types;
+  for (const auto& [path, mod] : m.named_modules())
+    if (!mod->named_parameters(false).empty()) types.insert(mod->type_name());
+  for (const std::string& t : c.freeze_type) {
+    if (types.count(t)) continue;
+    WHET_FAIL("--freeze-type ", t, ": ", c.model, " has no module of that type with parameters (",
+              some({types.begin(), types.end()}, 16), ")");
+  }
+  nn::freeze_matching(m, c.freeze);
+  for (const std::string& t : c.freeze_type) nn::freeze_type(m, t);
+  nn::unfreeze_matching(m, c.unfreeze);
+  if (c.freeze_bn) nn::freeze_batchnorm(m);
+}
+
+models::ClassifierPtr build_model(const TrainConfig& c, int64_t num_classes, bool load_weights,
+                                  std::vector<std::string>& log) {
+  const bool pretrained = load_weights && !c.weights.empty();
+  const int64_t native = models::find_model(c.model)->default_input[2];
+  // Pretrained weights fit the native stem; another channel count adapts it afterwards.
+  const bool adapt_after = pretrained && c.in_channels > 0 && c.in_channels != native;
+  models::ModelOptions o;
+  o.num_classes = num_classes;
+  o.in_channels = adapt_after ? 0 : c.in_channels;
+  models::ClassifierPtr m = models::create_model(c.model, o);
+
+  if (pretrained) {
+    nn::NamedTensors sd = io::from_pytorch_layout(read_weights(c.weights));
+    nn::LoadResult r = m->load_state_dict(sd, /*strict=*/false);
+    const std::string head = m->head_prefix();
+    auto outside_head = [&](const std::vector<std::string>& keys) {
+      std::vector<std::string> out;
+      for (const auto& k : keys)
+        if (!starts_with(k, head)) out.push_back(k);
+      return out;
+    };
+    auto missing = outside_head(r.missing), unexpected = outside_head(r.unexpected),
+         mismatched = outside_head(r.shape_mismatch);
+    if (!missing.empty() || !unexpected.empty() || !mismatched.empty()) {
+      std::string why;
+      if (!missing.empty()) why += "\n  missing from the file: " + some(missing);
+      if (!unexpected.empty()) why += "\n  not in " + c.model + ": " + some(unexpected);
+      if (!mismatched.empty()) why += "\n  of another shape: " + some(mismatched);
+      WHET_FAIL("--weights ", c.weights, " does not fit ", c.model,
+                " (is it a checkpoint of "
+                "another architecture?):",
+                why);
+    }
+    const bool head_loaded = r.ok();
+    log.push_back("weights: " + c.weights + " loaded" +
+                  (head_loaded ? ""
+                               : "; head " + head + " newly initialised for " +
+                                     std::to_string(num_classes) + " classes"));
+  } else if (load_weights) {
+    log.push_back("weights: none (random initialisation)");
+  }
+  if (adapt_after) {
+    models::adapt_input_channels(*m, c.in_channels);
+    log.push_back("stem " + m->stem_prefix() + " adapted to " + std::to_string(c.in_channels) +
+                  " input channels");
+  }
+  apply_freezing(*m, c);
+  return m;
+}
+
+}  // namespace whet::train

@@ -1,0 +1,50 @@
+// The pieces of a training run built from its configuration, each checking its inputs so
+// that every mistake (an empty dataset, classes that disagree, weights of another
+// architecture, a glob that matches nothing, a device this build cannot use) is reported
+// before the first step, with what to change.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "data/open.h"
+#include "data/transforms.h"
+#include "models/registry.h"
+#include "train/config.h"
+
+namespace whet::train {
+
+// Throws for what this build cannot run: CUDA devices (listing the ops that have no CUDA
+// kernel yet, or saying why there is no CUDA at all) and precisions other than fp32 on the
+// CPU. The rest of the trainer is written for any device (Module::to, Tensor::to), so
+// lifting a restriction here is all a new backend needs.
+void check_runnable(const TrainConfig& c);
+
+// The input channels the model reads: in_channels, else the model's own.
+int64_t model_channels(const TrainConfig& c);
+// The input size: image_size, else the model's default.
+int64_t model_image_size(const TrainConfig& c);
+
+// The training and validation sets (val may be null), with the class count checked against
+// num_classes and between the halves.
+data::TrainVal open_run_data(const TrainConfig& c);
+
+// The transforms of the configuration: augment = imagenet: data::train_transform and
+// data::eval_transform (torchvision's recipe); flip / none: Resize + CenterCrop to
+// image_size (with a random horizontal flip for flip) in training and evaluation alike.
+// Both end in ToFloat, ToChannels(channels) and Normalize (ImageNet statistics).
+data::TransformPtr train_transform_for(const TrainConfig& c);
+data::TransformPtr eval_transform_for(const TrainConfig& c);
+
+// The model with num_classes outputs: created (seeded by the caller), with the pretrained
+// weights loaded unless `load_weights` is false (a resumed run overwrites them anyway), the
+// stem adapted to in_channels, and freezing applied. Weights whose non-head tensors do not
+// all fit are refused, naming the mismatches; a head of another size stays freshly
+// initialised. Lines describing what was done are appended to `log`.
+models::ClassifierPtr build_model(const TrainConfig& c, int64_t num_classes, bool load_weights,
+                                  std::vector<std::string>& log);
+
+// freeze, freeze_type, unfreeze, freeze_bn in that order. A glob that matches no parameter
+// or a type no module has is an error.
+void apply_freezing(models::Classifier& m, const TrainConfig& c);
+
+}  // namespace whet::train

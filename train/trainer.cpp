@@ -1,0 +1,526 @@
+#include "train/trainer.h"
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <ostream>
+
+#include "core/autograd.h"
+#include "data/loader.h"
+#include "io/atomic_file.h"
+#include "io/safetensors.h"
+#include "io/weights.h"
+#include "models/summary.h"
+#include "nn/loss.h"
+#include "optim/optim.h"
+#include "train/checkpoint.h"
+#include "train/criterion.h"
+#include "train/evaluate.h"
+#include "train/metrics.h"
+#include "train/param_groups.h"
+#include "train/progress.h"
+#include "train/report.h"
+#include "train/schedule.h"
+#include "train/setup.h"
+
+namespace whet::train {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+double seconds_since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+void write_text_atomic(const std::string& path, const std::string& text) {
+  io::AtomicFileWriter w(path, "write");
+  w.write(text.data(), text.size());
+  w.commit();
+}
+
+// Keys a resumed run may change: they do not alter the steps it takes.
+bool may_change_on_resume(const std::string& key) {
+  for (const char* k : {"epochs", "stop_at_step", "output_dir", "overwrite", "save",
+                        "checkpoint_every", "resume", "log_every", "quiet", "workers"})
+    if (key == k) return true;
+  return false;
+}
+
+// Refuses a resumed configuration whose training would differ from the checkpoint's.
+void check_resume_compatible(const TrainConfig& saved, const TrainConfig& now,
+                             const std::string& source) {
+  TrainConfig::for_each_field([&](const FieldInfo& f, auto member) {
+    if (may_change_on_resume(f.key) || saved.*member == now.*member) return;
+    WHET_FAIL("--resume: ", flag_of(f.key), " differs from the run in ", source,
+              "; a resumed run keeps its configuration (only --epochs, --stop-at-step, "
+              "--workers, --checkpoint-every, --log-every, --output-dir, --save, --quiet may "
+              "change)");
+  });
+  WHET_CHECK(
+      now.epochs == saved.epochs || (now.scheduler != "cosine" && now.scheduler != "onecycle"),
+      "--resume: --epochs cannot change with --scheduler ", now.scheduler,
+      " (its length is fixed by the run's epochs)");
+}
+
+// The configuration as the run's files record it: without the keys that only steer one
+// session (resume, stop_at_step, overwrite), so `--config config.toml` repeats the run
+// instead of resuming or stopping it.
+TrainConfig recorded(TrainConfig c) {
+  c.resume.clear();
+  c.stop_at_step = 0;
+  c.overwrite = false;
+  return c;
+}
+
+std::string json_list(const std::vector<std::string>& names) {
+  return nlohmann::json(names).dump();
+}
+
+struct StepOutcome {
+  double loss = 0;  // the batch's mean loss
+  int64_t correct = 0, images = 0;
+};
+
+}  // namespace
+
+struct Trainer::State {
+  TrainConfig cfg;
+  std::ostream* out = nullptr;
+  bool tty = false;
+  Device device;
+  data::TrainVal data;
+  std::vector<std::string> class_names;
+  models::ClassifierPtr model;
+  std::vector<ParamGroupSpec> groups;
+  std::vector<Tensor> trainable;
+  std::unique_ptr<optim::Optimizer> opt;
+  std::unique_ptr<Schedule> schedule;
+  std::unique_ptr<optim::GradScaler> scaler;
+  std::unique_ptr<data::DataLoader> train_loader, val_loader;
+  std::unique_ptr<Criterion> criterion;
+  int64_t steps_per_epoch = 0, total_steps = 0;
+  std::vector<std::string> setup_log;
+
+  // Where the run stands; what a checkpoint saves under train.* and loader.*.
+  bool resumed = false;
+  int64_t global_step = 0, epochs_done = 0;
+  data::LoaderPosition start;  // the next batch to train on
+  RunningMeans epoch_means;    // of the epoch in progress
+  double epoch_seconds = 0;    // spent in the epoch in progress before this session
+  double best_val_acc = kNoValue;
+  int64_t best_epoch = 0;
+
+  // Results of the last epoch.
+  EpochRecord last_epoch;
+  std::optional<EvalResult> last_eval;
+
+  void restore(const Checkpoint& ck);
+  Checkpoint snapshot(data::LoaderPosition next, double seconds_in_epoch) const;
+  double lr() const;  // the largest group lr (the head's, when it differs)
+  StepOutcome train_step(const data::Batch& b);
+  EvalResult validate(data::DataLoader& loader, double& mean_loss);
+};
+
+// One optimizer step on a batch: forward, loss (+ L1), scaled backward, clipping, step,
+// schedule. The logged loss is the criterion's alone, comparable with the validation loss.
+StepOutcome Trainer::State::train_step(const data::Batch& b) {
+  Tensor x = b.images.to(device), y = b.labels.to(device);
+  opt->zero_grad();
+  Tensor logits = model->forward(x);
+  Tensor loss = (*criterion)(logits, y);
+  Tensor total = cfg.l1 > 0 ? loss + nn::l1_penalty(trainable) * cfg.l1 : loss;
+  scaler->scale(total).backward();
+  if (cfg.clip_grad > 0) {
+    scaler->unscale_(*opt);
+    optim::clip_grad_norm_(trainable, cfg.clip_grad);
+  }
+  scaler->step(*opt);
+  scaler->update();
+  schedule->after_step();
+  NoGradGuard no_grad;
+  StepOutcome o;
+  o.loss = loss.item();
+  o.correct = int64_t(sum(cast(eq(argmax(logits, 1), y), DType::i64)).item());
+  o.images = b.labels.size(0);
+  return o;
+}
+
+double Trainer::State::lr() const {
+  double m = 0;
+  for (size_t g = 0; g < opt->num_groups(); ++g) m = std::max(m, opt->lr(g));
+  return m;
+}
+
+Checkpoint Trainer::State::snapshot(data::LoaderPosition next, double seconds_in_epoch) const {
+  Checkpoint ck;
+  ck.add("model.", io::to_pytorch_layout(model->state_dict()));
+  ck.add("optim.", opt->state_dict());
+  ck.add("sched.", schedule->state_dict());
+  ck.add("scaler.", scaler->state_dict());
+  ck.add("rng.default.", generator_state(default_generator()));
+  ck.add_int("loader.epoch", next.epoch);
+  ck.add_int("loader.batch", next.batch);
+  ck.add_int("train.global_step", global_step);
+  ck.add_int("train.epochs_done", epochs_done);
+  ck.add_real("train.loss_sum", epoch_means.loss_sum);
+  ck.add_int("train.correct", epoch_means.correct);
+  ck.add_int("train.seen", epoch_means.seen);
+  ck.add_real("train.epoch_seconds", seconds_in_epoch);
+  ck.add_real("train.best_val_acc", best_val_acc);
+  ck.add_int("train.best_epoch", best_epoch);
+  ck.metadata = {{"config", to_toml(recorded(cfg))},
+                 {"model", cfg.model},
+                 {"class_names", json_list(class_names)},
+                 {"global_step", std::to_string(global_step)},
+                 {"epoch", std::to_string(epochs_done)}};
+  return ck;
+}
+
+void Trainer::State::restore(const Checkpoint& ck) {
+  model->load_state_dict(io::from_pytorch_layout(ck.part("model.")), /*strict=*/true);
+  opt->load_state_dict(ck.part("optim."));
+  schedule->load_state_dict(ck.part("sched."));
+  scaler->load_state_dict(ck.part("scaler."));
+  load_generator_state(default_generator(), ck.part("rng.default."));
+  start = {ck.get_int("loader.epoch"), ck.get_int("loader.batch")};
+  WHET_CHECK(start.batch < steps_per_epoch, "checkpoint: loader position (", start.epoch, ", ",
+             start.batch, ") is past an epoch of ", steps_per_epoch, " steps");
+  global_step = ck.get_int("train.global_step");
+  epochs_done = ck.get_int("train.epochs_done");
+  epoch_means.loss_sum = ck.get_real("train.loss_sum");
+  epoch_means.correct = ck.get_int("train.correct");
+  epoch_means.seen = ck.get_int("train.seen");
+  epoch_seconds = ck.get_real("train.epoch_seconds");
+  best_val_acc = ck.get_real("train.best_val_acc");
+  best_epoch = ck.get_int("train.best_epoch");
+}
+
+EvalResult Trainer::State::validate(data::DataLoader& loader, double& mean_loss) {
+  model->eval();
+  NoGradGuard no_grad;
+  EvalAccumulator acc(model->num_classes(), class_names);
+  double loss_sum = 0;
+  loader.seek({0, 0});
+  data::Batch b;
+  while (loader.next(b)) {
+    Tensor labels = b.labels.to(device);
+    Tensor logits = model->forward(b.images.to(device));
+    acc.add(logits, labels);
+    loss_sum += (*criterion)(logits, labels, /*smoothing=*/false).item() * double(b.labels.size(0));
+  }
+  model->train();
+  mean_loss = loss_sum / double(acc.num_samples());
+  return acc.result();
+}
+
+Trainer::Trainer(TrainConfig config, std::ostream* out, bool tty) : s_(std::make_unique<State>()) {
+  State& s = *s_;
+  s.out = out;
+  s.tty = tty;
+  TrainConfig& c = s.cfg;
+  c = std::move(config);
+  resolve(c);
+  check_runnable(c);
+  s.device = Device::parse(c.device);
+
+  std::optional<Checkpoint> ck;
+  if (!c.resume.empty()) {
+    ck = load_checkpoint(last_checkpoint_path(c.resume));
+    s.resumed = true;
+  }
+  const bool continuing_here =
+      s.resumed && fs::exists(c.output_dir) && fs::equivalent(c.output_dir, c.resume);
+  WHET_CHECK(continuing_here || c.overwrite || !fs::exists(last_checkpoint_path(c.output_dir)),
+             "--output-dir ", c.output_dir,
+             " already holds a run (last.safetensors): continue it "
+             "with --resume ",
+             c.output_dir, ", or pass --overwrite, or choose another directory");
+
+  manual_seed(uint64_t(c.seed));
+  s.data = open_run_data(c);
+  s.class_names = s.data.train->class_names();
+  const int64_t num_classes = int64_t(s.class_names.size());
+  // The values that depended on the data and the model, fixed for config.toml.
+  c.num_classes = num_classes;
+  c.image_size = model_image_size(c);
+  c.in_channels = model_channels(c);
+  if (ck) {
+    const std::string path = last_checkpoint_path(c.resume);
+    check_resume_compatible(checkpoint_config(*ck, path), c, path);
+  }
+  s.model = build_model(c, num_classes, /*load_weights=*/!s.resumed, s.setup_log);
+  s.model->to(s.device);
+  s.trainable = s.model->trainable_parameters();
+
+  data::LoaderOptions lo;
+  lo.batch_size = c.batch_size;
+  lo.shuffle = c.shuffle;
+  // A last batch of one image would give BatchNorm a single value per channel; timm drops
+  // the ragged last batch in training for the same reason.
+  lo.drop_last = s.data.train->size() > c.batch_size;
+  lo.num_workers = int(c.workers);
+  lo.seed = uint64_t(c.seed);
+  s.train_loader = std::make_unique<data::DataLoader>(s.data.train, train_transform_for(c), lo);
+  if (s.data.val) {
+    data::LoaderOptions vo = lo;
+    vo.shuffle = false;
+    vo.drop_last = false;
+    s.val_loader = std::make_unique<data::DataLoader>(s.data.val, eval_transform_for(c), vo);
+  }
+  s.steps_per_epoch = s.train_loader->batches_per_epoch();
+  if (c.max_steps_per_epoch > 0)
+    s.steps_per_epoch = std::min(s.steps_per_epoch, c.max_steps_per_epoch);
+  s.total_steps = s.steps_per_epoch * c.epochs;
+
+  s.groups = make_param_groups(*s.model, c);
+  s.opt = make_optimizer(s.groups, c);
+  s.schedule = std::make_unique<Schedule>(*s.opt, c, s.steps_per_epoch, s.total_steps);
+  optim::GradScalerOptions so;
+  so.enabled = c.precision == "fp16";  // bf16 and tf32 keep float32's exponent range
+  s.scaler = std::make_unique<optim::GradScaler>(so);
+  s.criterion = std::make_unique<Criterion>(c.loss, num_classes, c.label_smoothing);
+
+  if (ck) {
+    s.restore(*ck);
+    WHET_CHECK(c.stop_at_step == 0 || c.stop_at_step > s.global_step, "--stop-at-step ",
+               c.stop_at_step, ": the run is already at step ", s.global_step);
+  }
+}
+
+Trainer::~Trainer() = default;
+
+const TrainConfig& Trainer::config() const { return s_->cfg; }
+models::Classifier& Trainer::model() { return *s_->model; }
+const std::vector<std::string>& Trainer::class_names() const { return s_->class_names; }
+int64_t Trainer::steps_per_epoch() const { return s_->steps_per_epoch; }
+
+TrainResult Trainer::run() {
+  State& s = *s_;
+  const TrainConfig& c = s.cfg;
+  std::ostream null_stream(nullptr);
+  Progress progress(s.out ? *s.out : null_stream, s.tty, c.quiet || !s.out, c.log_every);
+
+  fs::create_directories(c.output_dir);
+  if (!s.resumed) {
+    for (const char* stale : {"best.safetensors", "eval.json", "report.html"})
+      fs::remove(fs::path(c.output_dir) / stale);
+  }
+  const std::string dir = c.output_dir;
+  write_text_atomic((fs::path(dir) / "config.toml").string(), to_toml(recorded(c)));
+  MetricsLog metrics((fs::path(dir) / "metrics.jsonl").string(), s.resumed, s.global_step,
+                     s.epochs_done);
+  const std::string last_path = last_checkpoint_path(dir), best_path = best_checkpoint_path(dir);
+
+  progress.message("train: " + s.data.train->describe() +
+                   "\nval:   " + (s.data.val ? s.data.val->describe() : std::string("none")));
+  int64_t params = 0, trainable = 0;
+  for (const Tensor& p : s.model->parameters()) params += p.numel();
+  for (const Tensor& p : s.trainable) trainable += p.numel();
+  progress.message("model: " + c.model + ", " + std::to_string(s.class_names.size()) +
+                   " classes, " + models::with_commas(params) + " parameters, " +
+                   models::with_commas(trainable) + " trainable");
+  for (const std::string& line : s.setup_log) progress.message(line);
+  for (const ParamGroupSpec& g : s.groups) {
+    char lr[32];
+    std::snprintf(lr, sizeof lr, "%.4g", g.lr);
+    progress.message("  group " + g.name + ": " + std::to_string(g.params.size()) +
+                     " tensors, lr " + lr);
+  }
+  progress.message(std::to_string(c.epochs) + " epochs x " + std::to_string(s.steps_per_epoch) +
+                   " steps of " + std::to_string(c.batch_size) + " images, " + s.opt->name() +
+                   ", " + c.scheduler + " schedule" +
+                   (s.resumed ? "; resuming at step " + std::to_string(s.global_step) : "") +
+                   "; output in " + dir);
+
+  // Throughput and time left come from the steps' own time: validation and checkpoints
+  // would make them jump.
+  double step_seconds = 0, last_val_seconds = 0, epoch_lr = s.lr();
+  int64_t session_steps = 0;
+  TrainResult result;
+  result.output_dir = dir;
+  auto finish = [&](bool completed) {
+    result.completed = completed;
+    result.global_step = s.global_step;
+    result.epochs_done = s.epochs_done;
+    result.train_loss = s.last_epoch.train_loss;
+    result.train_acc = s.last_epoch.train_acc;
+    result.val_loss = s.last_epoch.val_loss;
+    result.val_acc = s.last_epoch.val_acc;
+    result.best_val_acc = s.best_val_acc;
+    return result;
+  };
+  auto should_stop = [&] {
+    return stop_requested_.load() || (c.stop_at_step > 0 && s.global_step >= c.stop_at_step);
+  };
+
+  for (int64_t epoch = s.start.epoch; epoch < c.epochs; ++epoch) {
+    const int64_t first = epoch == s.start.epoch ? s.start.batch : 0;
+    if (first == 0) {
+      s.epoch_means = {};
+      s.epoch_seconds = 0;
+    }
+    const Clock::time_point epoch_start = Clock::now();
+    s.model->train();
+    s.train_loader->seek({epoch, first});
+    RunningMeans window;
+    double window_seconds = 0;
+
+    for (int64_t step = first; step < s.steps_per_epoch; ++step) {
+      const Clock::time_point step_start = Clock::now();
+      data::Batch b;
+      WHET_CHECK(s.train_loader->next(b), "train loader ended early at batch ", step);
+      const double lr = s.lr();
+      epoch_lr = lr;
+      const StepOutcome o = s.train_step(b);
+      ++s.global_step;
+      const double dt = seconds_since(step_start);
+      step_seconds += dt;
+      window_seconds += dt;
+      ++session_steps;
+      s.epoch_means.add(o.loss, o.correct, o.images);
+      window.add(o.loss, o.correct, o.images);
+      const bool last = step + 1 == s.steps_per_epoch;
+
+      if (s.global_step % c.log_every == 0 || last) {
+        metrics.step({epoch + 1, step + 1, s.global_step, window.loss(), window.acc(), lr,
+                      window_seconds > 0 ? double(window.seen) / window_seconds : kNoValue});
+        window = {};
+        window_seconds = 0;
+      }
+      const double per_step = step_seconds / double(session_steps);
+      ProgressStep ps;
+      ps.epoch = epoch + 1, ps.epochs = c.epochs, ps.step = step + 1, ps.steps = s.steps_per_epoch;
+      ps.global_step = s.global_step;
+      ps.loss = s.epoch_means.loss(), ps.acc = s.epoch_means.acc(), ps.lr = lr;
+      ps.images_per_s = per_step > 0 ? double(c.batch_size) / per_step : 0;
+      // The steps left, and the validations left (this epoch's included) as long as the last.
+      ps.eta_s = per_step * double(s.total_steps - s.global_step) +
+                 last_val_seconds * double(c.epochs - epoch);
+      progress.step(ps);
+
+      if (last) break;
+      const bool stop = should_stop();
+      if (stop || (c.checkpoint_every > 0 && s.global_step % c.checkpoint_every == 0))
+        save_checkpoint(last_path, s.snapshot(s.train_loader->position(),
+                                              s.epoch_seconds + seconds_since(epoch_start)));
+      if (stop) {
+        progress.message("stopped at step " + std::to_string(s.global_step) +
+                         "; continue with "
+                         "`whet train --resume " +
+                         dir + "`");
+        return finish(false);
+      }
+    }
+
+    // The epoch's validation, in eval mode without autograd.
+    EpochRecord rec;
+    rec.epoch = epoch + 1;
+    rec.train_loss = s.epoch_means.loss();
+    rec.train_acc = s.epoch_means.acc();
+    // The lr the epoch's last step used: what one-cycle sets after the final step is past
+    // its schedule.
+    rec.lr = epoch_lr;
+    if (s.val_loader) {
+      const Clock::time_point val_start = Clock::now();
+      s.last_eval = s.validate(*s.val_loader, rec.val_loss);
+      rec.val_acc = s.last_eval->accuracy;
+      rec.val_top5 = s.last_eval->top5;
+      last_val_seconds = seconds_since(val_start);
+    }
+    s.schedule->after_epoch(s.val_loader ? rec.val_loss : rec.train_loss);
+    const double seconds = s.epoch_seconds + seconds_since(epoch_start);
+    rec.seconds = seconds;
+    s.epochs_done = epoch + 1;
+    const bool improved = s.val_loader && !(rec.val_acc <= s.best_val_acc);  // NaN: first
+    if (improved) {
+      s.best_val_acc = rec.val_acc;
+      s.best_epoch = epoch + 1;
+    }
+    s.last_epoch = rec;
+    Checkpoint ck = s.snapshot({epoch + 1, 0}, 0.0);
+    save_checkpoint(last_path, ck);
+    if (improved) save_checkpoint(best_path, ck);
+    metrics.epoch(rec);
+
+    char line[256];
+    std::snprintf(line, sizeof line, "epoch %lld/%lld  train loss %.4f acc %.4f",
+                  (long long)(epoch + 1), (long long)c.epochs, rec.train_loss, rec.train_acc);
+    std::string summary = line;
+    if (s.val_loader) {
+      std::snprintf(line, sizeof line, "  val loss %.4f acc %.4f top5 %.4f%s", rec.val_loss,
+                    rec.val_acc, rec.val_top5, improved ? " (best)" : "");
+      summary += line;
+    }
+    std::snprintf(line, sizeof line, "  lr %.3g  %s", rec.lr, format_duration(seconds).c_str());
+    progress.message(summary + line);
+    try {
+      write_report(dir);
+    } catch (const Error& e) {
+      progress.message(std::string("warning: report.html not written: ") + e.what());
+    }
+    if (should_stop() && epoch + 1 < c.epochs) {
+      progress.message("stopped after epoch " + std::to_string(epoch + 1) +
+                       "; continue with `whet train --resume " + dir + "`");
+      return finish(false);
+    }
+  }
+
+  // The final model on the validation set (the last epoch's pass), else on the training set
+  // through the evaluation transform.
+  std::string split = "validation";
+  if (!s.last_eval) {
+    if (s.val_loader) {
+      double unused = 0;
+      s.last_eval = s.validate(*s.val_loader, unused);
+    } else {
+      data::LoaderOptions eo = s.train_loader->options();
+      eo.shuffle = false;
+      eo.drop_last = false;
+      data::DataLoader train_eval(s.data.train, eval_transform_for(c), eo);
+      double unused = 0;
+      s.last_eval = s.validate(train_eval, unused);
+      split = "training";
+    }
+  }
+  nlohmann::json ej = to_json(*s.last_eval);
+  ej["split"] = split;
+  write_text_atomic((fs::path(dir) / "eval.json").string(), ej.dump() + "\n");
+  if (!c.save.empty()) {
+    if (fs::path(c.save).has_parent_path()) fs::create_directories(fs::path(c.save).parent_path());
+    io::save_safetensors(c.save, io::to_pytorch_layout(s.model->state_dict()),
+                         {{"format", "pt"},
+                          {"model", c.model},
+                          {"class_names", json_list(s.class_names)},
+                          {"image_size", std::to_string(model_image_size(c))}});
+    progress.message("weights: " + c.save);
+  }
+  try {
+    write_report(dir);
+  } catch (const Error& e) {
+    progress.message(std::string("warning: report.html not written: ") + e.what());
+  }
+  char done[160];
+  std::snprintf(done, sizeof done, "done: %lld steps; %s accuracy %.4f", (long long)s.global_step,
+                split.c_str(), s.last_eval->accuracy);
+  progress.message(std::string(done) + "; " + report_path(dir));
+  return finish(true);
+}
+
+TrainResult run_training(const TrainConfig& config, std::ostream* out) {
+  Trainer t(config, out);
+  return t.run();
+}
+
+TrainConfig resume_config(const std::string& run_dir) {
+  const std::string path = last_checkpoint_path(run_dir);
+  TrainConfig c = checkpoint_config(load_checkpoint(path), path);
+  c.resume = run_dir;
+  c.output_dir = run_dir;
+  return c;
+}
+
+}  // namespace whet::train
