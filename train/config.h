@@ -23,6 +23,7 @@ struct TrainConfig {
   // [model]
   std::string model;                     // a name of the zoo (models/registry.h)
   std::string weights;                   // pretrained weights; empty: random init
+  bool reset_head = false;               // new head even when the pretrained one fits
   int64_t num_classes = 0;               // 0: the data's
   int64_t in_channels = 0;               // 0: the model's own; else the stem is adapted
   std::vector<std::string> freeze;       // globs over parameter names
@@ -121,6 +122,10 @@ void TrainConfig::for_each_field(F&& f) {
               "Pretrained weights (.safetensors or .pth); a head of another "
               "size is replaced"},
     &C::weights);
+  f(FieldInfo{"model", "reset_head",
+              "Initialise a new head even when the pretrained one has the right size "
+              "(a new task with as many classes)"},
+    &C::reset_head);
   f(FieldInfo{"model", "num_classes", "Classes of the head (0: the data's)"}, &C::num_classes);
   f(FieldInfo{"model", "in_channels",
               "Input channels (0: the model's own; else the pretrained "

@@ -198,7 +198,8 @@ models::ClassifierPtr build_model(const TrainConfig& c, int64_t num_classes, boo
                 "another architecture?):",
                 why);
     }
-    const bool head_loaded = r.ok();
+    if (c.reset_head) m->reset_classifier(num_classes);
+    const bool head_loaded = r.ok() && !c.reset_head;
     log.push_back("weights: " + c.weights + " loaded" +
                   (head_loaded ? ""
                                : "; head " + head + " newly initialised for " +
