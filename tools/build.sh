@@ -9,4 +9,5 @@ if command -v ccache >/dev/null; then
   launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_CUDA_COMPILER_LAUNCHER=ccache)
 fi
 cmake -S . -B "$build_dir" -G Ninja "${launcher[@]}" "$@" >/dev/null
-cmake --build "$build_dir" -j "$(nproc)"
+# WHET_BUILD_TARGET builds one target (the demo needs only the CLI).
+cmake --build "$build_dir" -j "$(nproc)" ${WHET_BUILD_TARGET:+--target "$WHET_BUILD_TARGET"}
