@@ -212,15 +212,39 @@ def make_keys(out):
     print(f"{path}: {os.path.getsize(path)} bytes")
 
 
+def check_torch_loads_whet(whet):
+    """torch reads what whet writes: a torchvision .pth goes through `whet convert` (whet's
+    .pth reader and safetensors writer), then safetensors.torch and a strict load_state_dict
+    into a fresh torchvision model must give back the same tensors, bit for bit."""
+    import subprocess
+    import tempfile
+    from safetensors.torch import load_file
+
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in ("resnet18", "mobilenet_v3_small"):
+            src = getattr(torchvision.models, name)(weights=None, num_classes=10)
+            pth, st = os.path.join(tmp, name + ".pth"), os.path.join(tmp, name + ".safetensors")
+            torch.save(src.state_dict(), pth)
+            subprocess.run([whet, "convert", pth, st], check=True, stdout=subprocess.DEVNULL)
+            dst = getattr(torchvision.models, name)(weights=None, num_classes=10)
+            dst.load_state_dict(load_file(st), strict=True)
+            for (k, a), (_, b) in zip(src.state_dict().items(), dst.state_dict().items()):
+                assert a.dtype == b.dtype and torch.equal(a, b), f"{name}: {k} differs"
+            print(f"torch loads whet's {name}.safetensors: {len(src.state_dict())} tensors equal")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default=OUT)
+    ap.add_argument("--whet", help="a built whet binary: also check that torch loads what it writes")
     args = ap.parse_args()
     torch.set_num_threads(2)
     torch.use_deterministic_algorithms(True)
     for name in CASES:
         make_case(name, args.out)
     make_keys(args.out)
+    if args.whet:
+        check_torch_loads_whet(args.whet)
 
 
 if __name__ == "__main__":
