@@ -1,6 +1,8 @@
 // The whet command line, run as a user would.
 #include <doctest/doctest.h>
 
+#include "tests/cli_util.h"
+
 #include <array>
 #include <cstdio>
 #include <nlohmann/json.hpp>
@@ -9,21 +11,8 @@
 #include "core/op_registry.h"
 
 namespace {
-struct Run {
-  int status;
-  std::string out;
-};
-
-Run run(const std::string& args) {
-  std::string cmd = std::string(WHET_CLI) + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  REQUIRE(p != nullptr);
-  std::string out;
-  std::array<char, 4096> buf;
-  while (size_t n = fread(buf.data(), 1, buf.size(), p)) out.append(buf.data(), n);
-  int status = pclose(p);
-  return {WEXITSTATUS(status), out};
-}
+using whet_test::Run;
+Run run(const std::string& args) { return whet_test::run_whet(args); }
 }  // namespace
 
 TEST_CASE("cli: --version prints the version") {

@@ -1,6 +1,8 @@
 // Evaluation (train/evaluate.h) on data whose answers are known exactly, and the `whet eval` /
 // `whet predict` commands on a small_cnn checkpoint and a folder of PNGs.
 #include <doctest/doctest.h>
+
+#include "tests/cli_util.h"
 #include <sys/wait.h>
 
 #include <array>
@@ -73,21 +75,9 @@ KnownCase known_case() {
   return k;
 }
 
-struct Run {
-  int status;
-  std::string out;
-};
-
-// stderr joins stdout unless `stdout_only`.
+using whet_test::Run;
 Run run_cli(const std::string& args, bool stdout_only = false) {
-  std::string cmd = std::string(WHET_CLI) + " " + args + (stdout_only ? " 2>/dev/null" : " 2>&1");
-  FILE* p = popen(cmd.c_str(), "r");
-  REQUIRE(p != nullptr);
-  std::string out;
-  std::array<char, 4096> buf;
-  while (size_t n = fread(buf.data(), 1, buf.size(), p)) out.append(buf.data(), n);
-  const int status = pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+  return whet_test::run_whet(args, stdout_only);
 }
 
 std::vector<json> json_lines(const std::string& text) {

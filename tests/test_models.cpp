@@ -2,6 +2,8 @@
 // any input size, the module summary behind `whet inspect`, and the model CLI commands.
 #include <doctest/doctest.h>
 
+#include "tests/cli_util.h"
+
 #include <unistd.h>
 #include <array>
 #include <cmath>
@@ -78,21 +80,8 @@ models::ModelOptions with_classes(int64_t k, int64_t in_channels = 0, bool init 
   return o;
 }
 
-struct Run {
-  int status;
-  std::string out;
-};
-
-Run run_cli(const std::string& args) {
-  std::string cmd = std::string(WHET_CLI) + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  REQUIRE(p != nullptr);
-  std::string out;
-  std::array<char, 4096> buf;
-  while (size_t n = fread(buf.data(), 1, buf.size(), p)) out.append(buf.data(), n);
-  int status = pclose(p);
-  return {WEXITSTATUS(status), out};
-}
+using whet_test::Run;
+Run run_cli(const std::string& args) { return whet_test::run_whet(args); }
 
 bool contains(const std::string& s, const std::string& what) {
   return s.find(what) != std::string::npos;

@@ -1,6 +1,8 @@
 // The HTML training report: reading a run's files back, the page's content, the `whet report`
 // command, and a real rendering in headless Chromium (skipped, with a message, without one).
 #include <doctest/doctest.h>
+
+#include "tests/cli_util.h"
 #include <sys/wait.h>
 
 #include <array>
@@ -44,14 +46,9 @@ size_t count(const std::string& s, const std::string& part) {
 }
 
 int shell(const std::string& cmd, std::string* out = nullptr) {
-  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-  REQUIRE(p != nullptr);
-  std::string text;
-  std::array<char, 4096> buf;
-  while (size_t n = fread(buf.data(), 1, buf.size(), p)) text.append(buf.data(), n);
-  const int status = pclose(p);
-  if (out) *out = text;
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  whet_test::Run r = whet_test::run_shell(cmd);
+  if (out) *out = r.out;
+  return r.status;
 }
 
 // A plausible run: warm-up then cosine learning rate, a loss falling with some noise,

@@ -2,6 +2,8 @@
 // overrides, resume, and bad input refused with a message before training starts.
 #include <doctest/doctest.h>
 
+#include "tests/cli_util.h"
+
 #include <array>
 #include <cstdio>
 #include <filesystem>
@@ -18,21 +20,8 @@ using namespace train_test;
 namespace fs = std::filesystem;
 
 namespace {
-struct Run {
-  int status;
-  std::string out;
-};
-
-Run run(const std::string& args) {
-  std::string cmd = std::string(WHET_CLI) + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  REQUIRE(p != nullptr);
-  std::string out;
-  std::array<char, 4096> buf;
-  while (size_t n = fread(buf.data(), 1, buf.size(), p)) out.append(buf.data(), n);
-  int status = pclose(p);
-  return {WEXITSTATUS(status), out};
-}
+using whet_test::Run;
+Run run(const std::string& args) { return whet_test::run_whet(args); }
 
 std::string read_text(const std::string& path) {
   std::ifstream f(path, std::ios::binary);

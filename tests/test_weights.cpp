@@ -3,6 +3,8 @@
 // safetensors, non-strict head replacement reports, strict failures that change nothing, and
 // `whet convert` run as a user would.
 #include <doctest/doctest.h>
+
+#include "tests/cli_util.h"
 #include <unistd.h>
 
 #include <array>
@@ -73,21 +75,8 @@ bool equal(const Tensor& a, const Tensor& b) {
   return a.shape() == b.shape() && a.to_vector<double>() == b.to_vector<double>();
 }
 
-struct Run {
-  int status;
-  std::string out;
-};
-
-Run run_cli(const std::string& args) {
-  std::string cmd = std::string(WHET_CLI) + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  REQUIRE(p != nullptr);
-  std::string out;
-  std::array<char, 4096> buf;
-  while (size_t n = fread(buf.data(), 1, buf.size(), p)) out.append(buf.data(), n);
-  int status = pclose(p);
-  return {WEXITSTATUS(status), out};
-}
+using whet_test::Run;
+Run run_cli(const std::string& args) { return whet_test::run_whet(args); }
 
 bool has(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
