@@ -50,11 +50,19 @@ TensorImpl& Tensor::checked() const {
 }
 
 Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
-  for (int64_t d : shape) WHET_CHECK(d >= 0, "empty: negative extent in shape ", shape_str(shape));
+  int64_t n = 1;
+  for (int64_t d : shape) {
+    WHET_CHECK(d >= 0, "empty: negative extent in shape ", shape_str(shape));
+    WHET_CHECK(!__builtin_mul_overflow(n, d, &n), "empty: shape ", shape_str(shape),
+               " has more elements than fit in int64");
+  }
+  int64_t bytes = 0;
+  WHET_CHECK(!__builtin_mul_overflow(n, int64_t(dtype_size(dtype)), &bytes), "empty: shape ",
+             shape_str(shape), " of ", dtype_name(dtype), " needs more bytes than fit in int64");
   auto t = std::make_shared<TensorImpl>();
   t->shape = shape;
   t->dtype = dtype;
-  t->storage = allocate_storage(size_t(whet::numel(shape)) * dtype_size(dtype), device);
+  t->storage = allocate_storage(size_t(bytes), device);
   return Tensor(std::move(t));
 }
 

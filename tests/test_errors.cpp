@@ -21,6 +21,9 @@ TEST_CASE("errors: shape mismatches name the op and both shapes") {
   CHECK_ERROR_MENTIONS(ones({2}).slice(1, 3), "slice: rows [1, 3)");
   CHECK_ERROR_MENTIONS(ones({2})[5], "index 5 out of range");
   CHECK_ERROR_MENTIONS(ones({2}).item(), "item(): tensor of shape (2,)");
+  CHECK_ERROR_MENTIONS(Tensor::empty({int64_t(1) << 40, int64_t(1) << 40}), "more elements than fit");
+  CHECK_ERROR_MENTIONS(Tensor::empty({int64_t(1) << 62}, DType::f64), "more bytes than fit");
+  CHECK_THROWS_AS(Tensor::empty({int64_t(1) << 50}), Error);  // 4 PiB: the allocator refuses
 }
 
 TEST_CASE("errors: dtype mismatches and unsupported dtypes") {
