@@ -10,6 +10,16 @@ int64_t numel(const Shape& s) {
   return n;
 }
 
+int64_t checked_numel(const Shape& s, const char* op) {
+  int64_t n = 1;
+  for (int64_t d : s) {
+    WHET_CHECK(d >= 0, op, ": negative extent in shape ", shape_str(s));
+    WHET_CHECK(!__builtin_mul_overflow(n, d, &n), op, ": shape ", shape_str(s),
+               " has more elements than fit in int64");
+  }
+  return n;
+}
+
 std::string shape_str(const Shape& s) {
   std::string r = "(";
   for (size_t i = 0; i < s.size(); ++i) r += (i ? ", " : "") + std::to_string(s[i]);

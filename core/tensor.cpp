@@ -50,12 +50,7 @@ TensorImpl& Tensor::checked() const {
 }
 
 Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
-  int64_t n = 1;
-  for (int64_t d : shape) {
-    WHET_CHECK(d >= 0, "empty: negative extent in shape ", shape_str(shape));
-    WHET_CHECK(!__builtin_mul_overflow(n, d, &n), "empty: shape ", shape_str(shape),
-               " has more elements than fit in int64");
-  }
+  int64_t n = checked_numel(shape, "empty");
   int64_t bytes = 0;
   WHET_CHECK(!__builtin_mul_overflow(n, int64_t(dtype_size(dtype)), &bytes), "empty: shape ",
              shape_str(shape), " of ", dtype_name(dtype), " needs more bytes than fit in int64");
@@ -104,7 +99,8 @@ Tensor Tensor::reshape(const Shape& s) const {
                shape_str(shape()), " into ", shape_str(s));
     out[size_t(infer)] = numel() / known;
   }
-  WHET_CHECK(whet::numel(out) == numel(), "reshape: cannot reshape ", shape_str(shape()),
+  WHET_CHECK(checked_numel(out, "reshape") == numel(), "reshape: cannot reshape ",
+             shape_str(shape()),
              " (", numel(), " elements) into ", shape_str(s));
   return differentiable_view(*this, out, 0, "reshape");
 }

@@ -24,6 +24,8 @@ TEST_CASE("errors: shape mismatches name the op and both shapes") {
   CHECK_ERROR_MENTIONS(Tensor::empty({int64_t(1) << 40, int64_t(1) << 40}), "more elements than fit");
   CHECK_ERROR_MENTIONS(Tensor::empty({int64_t(1) << 62}, DType::f64), "more bytes than fit");
   CHECK_THROWS_AS(Tensor::empty({int64_t(1) << 50}), Error);  // 4 PiB: the allocator refuses
+  CHECK_ERROR_MENTIONS(zeros({0}).reshape({int64_t(1) << 32, int64_t(1) << 32, 0, 1 << 2}),
+                       "reshape: shape");
 }
 
 TEST_CASE("errors: dtype mismatches and unsupported dtypes") {
