@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "data/image_codec.h"
+#include "tests/temp_dir.h"
 #include "data/tensor_dataset.h"
 
 namespace data_test {
@@ -25,25 +26,7 @@ inline std::string fixture(const std::string& name) {
   return std::string(WHET_SOURCE_DIR) + "/tests/data/images/" + name;
 }
 
-// A fresh folder under the system temp directory, removed with everything in it.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static std::atomic<int> counter{0};
-    path = fs::temp_directory_path() /
-           ("whet_test_data_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string operator/(const std::string& rel) const {
-    fs::create_directories((path / rel).parent_path());
-    return (path / rel).string();
-  }
-};
+using whet_test::TempDir;
 
 inline void write_bytes(const std::string& path, const std::vector<uint8_t>& bytes) {
   std::ofstream f(path, std::ios::binary);

@@ -2,6 +2,8 @@
 // name by name, dtype by dtype and byte by byte; every malformed file refused with an error
 // naming the file and the problem; the restricted unpickler on hand-written and damaged input.
 #include <doctest/doctest.h>
+
+#include "tests/temp_dir.h"
 #include <unistd.h>
 
 #include <cstring>
@@ -39,19 +41,7 @@ void write_bytes(const std::string& path, const std::string& bytes) {
   REQUIRE(f.good());
 }
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "whet_pth_XXXXXX").string();
-    REQUIRE(mkdtemp(tmpl.data()) != nullptr);
-    path = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-};
+using whet_test::TempDir;
 
 // The message load_pth throws for `path`, or "" when it loads.
 std::string load_error(const std::string& path) {

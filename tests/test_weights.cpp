@@ -4,6 +4,8 @@
 // `whet convert` run as a user would.
 #include <doctest/doctest.h>
 
+#include "tests/temp_dir.h"
+
 #include "tests/cli_util.h"
 #include <unistd.h>
 
@@ -28,19 +30,7 @@ std::string fixture(const std::string& name) {
   return std::string(WHET_SOURCE_DIR) + "/tests/data/pth/" + name;
 }
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "whet_weights_XXXXXX").string();
-    REQUIRE(mkdtemp(tmpl.data()) != nullptr);
-    path = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-};
+using whet_test::TempDir;
 
 // The model of tools/golden/make_pth_fixtures.py: conv + bn + linear, the same names.
 struct Tiny : nn::Module {
