@@ -18,9 +18,9 @@
 namespace whet::cli {
 
 namespace {
-struct EvalArgs {
-  std::string model, weights, data, split = "auto", json, device = "cpu", augment;
-  int64_t num_classes = 0, image_size = 0, batch_size = 64;
+struct EvalArgs : ClassifierArgs {
+  std::string data, split = "auto", json, device = "cpu";
+  int64_t batch_size = 64;
   int workers = 2;
 };
 
@@ -98,27 +98,13 @@ void add_eval_command(CLI::App& app) {
                          "Evaluate a classifier on labelled data: loss, top-1/top-5, per-class "
                          "precision/recall, confusion matrix");
   auto a = std::make_shared<EvalArgs>();
-  cmd->add_option("--model", a->model, "Model name (see `whet models`)")->required();
-  cmd->add_option("--weights", a->weights, "Weights (.safetensors or .pth), loaded strictly")
-      ->required()
-      ->check(CLI::ExistingFile);
-  cmd->add_option("--num-classes", a->num_classes,
-                  "Classes of the head (default: read from the weights; must agree)")
-      ->check(CLI::NonNegativeNumber);
+  add_classifier_options(cmd, *a);
   cmd->add_option("--data", a->data,
                   "fashion-mnist[:DIR], idx:IMAGES,LABELS, folder:DIR (or DIR), tensors:FILE")
       ->required();
   cmd->add_option("--split", a->split,
                   "auto (validation set when there is one, else all), val or train")
       ->check(CLI::IsMember({"auto", "val", "train"}));
-  cmd->add_option("--image-size", a->image_size,
-                  "Input size after the centre crop "
-                  "(default: the model's)")
-      ->check(CLI::NonNegativeNumber);
-  cmd->add_option("--augment", a->augment,
-                  "The training run's augment setting, which picks the evaluation transform "
-                  "(default: from the run's config.toml or the weights' metadata, else imagenet)")
-      ->check(CLI::IsMember({"imagenet", "flip", "none"}));
   cmd->add_option("--batch-size", a->batch_size, "Images per forward")->check(CLI::PositiveNumber);
   cmd->add_option("--workers", a->workers, "Loader threads (0: load on the main thread)")
       ->check(CLI::NonNegativeNumber);

@@ -142,4 +142,21 @@ std::vector<std::string> read_class_names_file(const std::string& path) {
   return names;
 }
 
+void add_classifier_options(CLI::App* cmd, ClassifierArgs& a) {
+  cmd->add_option("--model", a.model, "Model name (see `whet models`)")->required();
+  cmd->add_option("--weights", a.weights, "Weights (.safetensors or .pth), loaded strictly")
+      ->required()
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--num-classes", a.num_classes,
+                  "Classes of the head (default: read from the weights; must agree)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--image-size", a.image_size,
+                  "Input size after the centre crop (default: the model's)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--augment", a.augment,
+                  "The training run's augment setting, which picks the evaluation transform "
+                  "(default: from the run's config.toml or the weights' metadata, else imagenet)")
+      ->check(CLI::IsMember({"imagenet", "flip", "none"}));
+}
+
 }  // namespace whet::cli

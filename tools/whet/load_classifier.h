@@ -3,6 +3,7 @@
 // fine-tuned 10-class, 1-channel checkpoint needs no flags to describe itself), the weights
 // load strictly, and class names come from the file's metadata when it has them.
 #pragma once
+#include <CLI/CLI.hpp>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -12,6 +13,14 @@
 #include "models/registry.h"
 
 namespace whet::cli {
+
+// The options `whet eval` and `whet predict` share: the model, its weights and how images are
+// prepared (see run_eval_transform).
+struct ClassifierArgs {
+  std::string model, weights, augment;
+  int64_t num_classes = 0, image_size = 0;
+};
+void add_classifier_options(CLI::App* cmd, ClassifierArgs& a);
 
 struct LoadedClassifier {
   models::ClassifierPtr model;                  // eval mode, on the CPU

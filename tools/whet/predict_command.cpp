@@ -32,10 +32,10 @@ namespace whet::cli {
 namespace {
 namespace fs = std::filesystem;
 
-struct PredictArgs {
-  std::string model, weights, classes_file, augment;
+struct PredictArgs : ClassifierArgs {
+  std::string classes_file;
   std::vector<std::string> inputs;
-  int64_t num_classes = 0, top_k = 5, image_size = 0, batch_size = 32;
+  int64_t top_k = 5, batch_size = 32;
   bool json = false, strict = false;
 };
 
@@ -171,25 +171,11 @@ int run_predict(const PredictArgs& a) {
 void add_predict_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("predict", "Top-k classes of images (files or folders)");
   auto a = std::make_shared<PredictArgs>();
-  cmd->add_option("--model", a->model, "Model name (see `whet models`)")->required();
-  cmd->add_option("--weights", a->weights, "Weights (.safetensors or .pth), loaded strictly")
-      ->required()
-      ->check(CLI::ExistingFile);
-  cmd->add_option("--num-classes", a->num_classes,
-                  "Classes of the head (default: read from the weights; must agree)")
-      ->check(CLI::NonNegativeNumber);
+  add_classifier_options(cmd, *a);
   cmd->add_option("--classes-file", a->classes_file, "Class names, one per line")
       ->check(CLI::ExistingFile);
   cmd->add_option("--top-k", a->top_k, "How many classes to list per image")
       ->check(CLI::PositiveNumber);
-  cmd->add_option("--image-size", a->image_size,
-                  "Input size after the centre crop "
-                  "(default: the model's)")
-      ->check(CLI::NonNegativeNumber);
-  cmd->add_option("--augment", a->augment,
-                  "The training run's augment setting, which picks the evaluation transform "
-                  "(default: from the run's config.toml or the weights' metadata, else imagenet)")
-      ->check(CLI::IsMember({"imagenet", "flip", "none"}));
   cmd->add_option("--batch-size", a->batch_size, "Images per forward")->check(CLI::PositiveNumber);
   cmd->add_flag("--json", a->json, "One JSON object per image and line");
   cmd->add_flag("--strict", a->strict, "Exit 1 when any image fails (default: only when all do)");
