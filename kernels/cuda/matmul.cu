@@ -2,6 +2,8 @@
 
 #include <climits>
 
+#include "core/math_mode.h"
+
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/fill.cuh"
 
@@ -17,7 +19,7 @@ struct GemmTypes {
 GemmTypes gemm_types(DType t) {
   switch (t) {
     case DType::f32:
-      return {CUDA_R_32F, CUBLAS_COMPUTE_32F, false};
+      return {CUDA_R_32F, allow_tf32() ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F, false};
     case DType::f64:
       return {CUDA_R_64F, CUBLAS_COMPUTE_64F, true};
     case DType::f16:
