@@ -39,6 +39,10 @@ struct Backend {
   void (*copy)(const Tensor& src, Tensor& dst);
   void (*synchronize)(int device);
   int (*device_count)();
+  // Page-locked host memory, which host->device copies read by DMA without staging and
+  // without waiting (core/pinned.h). Only the CUDA backend fills these.
+  void* (*allocate_pinned)(size_t nbytes);
+  void (*deallocate_pinned)(void* p, size_t nbytes);
 
   // ---- creation ----
   void (*fill)(Tensor& out, double value);

@@ -43,19 +43,28 @@ Context& Context::get(int device) {
   int n = device_count();
   WHET_CHECK(device >= 0 && device < n, "CUDA device ", device, " is not available (", n,
              " CUDA device(s) visible)");
-  // Contexts are leaked on purpose so that tensors freed during static destruction still
-  // find their stream. After creation a lookup is one atomic load (it happens per launch).
-  static std::mutex mutex;
-  static std::atomic<Context*>* contexts = new std::atomic<Context*>[size_t(n)]();
-  Context* c = contexts[device].load(std::memory_order_acquire);
+  Context* c = find(device);
   if (c) return *c;
+  static std::mutex mutex;
   std::lock_guard<std::mutex> lock(mutex);
-  c = contexts[device].load(std::memory_order_relaxed);
+  c = slots()[device].load(std::memory_order_relaxed);
   if (!c) {
     c = new Context(device);
-    contexts[device].store(c, std::memory_order_release);
+    slots()[device].store(c, std::memory_order_release);
   }
   return *c;
+}
+
+Context* Context::find(int device) {
+  if (device < 0 || device >= device_count()) return nullptr;
+  return slots()[device].load(std::memory_order_acquire);
+}
+
+// Contexts are leaked on purpose so that tensors freed during static destruction still find
+// their stream. After creation a lookup is one atomic load (it happens per launch).
+std::atomic<Context*>* Context::slots() {
+  static std::atomic<Context*>* contexts = new std::atomic<Context*>[size_t(device_count())]();
+  return contexts;
 }
 
 Context::Context(int device) : device_(device) {

@@ -12,6 +12,7 @@
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>
 
+#include <atomic>
 #include <cstddef>
 #include <mutex>
 
@@ -37,6 +38,8 @@ class Context {
  public:
   // The context of `device`, created on first use; throws whet::Error for an invalid index.
   static Context& get(int device);
+  // The context of `device` if it was created already, else nullptr (never creates one).
+  static Context* find(int device);
 
   int device() const { return device_; }
   cudaStream_t stream() const { return stream_; }
@@ -56,6 +59,7 @@ class Context {
 
  private:
   explicit Context(int device);
+  static std::atomic<Context*>* slots();  // one per visible device, null until created
   void ensure_staging();
 
   int device_;

@@ -3,6 +3,7 @@
 #include "core/backend.h"
 #include "kernels/cuda/allocator.cuh"
 #include "kernels/cuda/common.cuh"
+#include "kernels/cuda/pinned.cuh"
 
 namespace whet::cuda {
 
@@ -58,12 +59,21 @@ void copy(const Tensor& src, Tensor& dst) {
   if (n == 0) return;
   DType st = src.dtype(), dt = dst.dtype();
 
-  if (sd.is_cpu()) {  // host -> device: stage the raw bytes, convert on the device
+  if (sd.is_cpu()) {  // host -> device: move the raw bytes, convert on the device
     DeviceGuard guard(dd.index);
     Context& ctx = Context::get(dd.index);
-    if (st == dt) return ctx.h2d(dst.raw_data(), src.raw_data(), src.nbytes());
+    // Pinned memory (core/pinned.h) is read by DMA directly and the call returns at once;
+    // pageable memory goes through the context's staging buffers.
+    auto upload = [&](void* to) {
+      if (is_pinned(src.raw_data()))
+        WHET_CUDA_CHECK(cudaMemcpyAsync(to, src.raw_data(), src.nbytes(), cudaMemcpyHostToDevice,
+                                        ctx.stream()));
+      else
+        ctx.h2d(to, src.raw_data(), src.nbytes());
+    };
+    if (st == dt) return upload(dst.raw_data());
     DeviceBuffer tmp(src.nbytes(), dd.index);
-    ctx.h2d(tmp.get(), src.raw_data(), src.nbytes());
+    upload(tmp.get());
     return convert(tmp.get(), st, dst.raw_data(), dt, n, ctx);
   }
   if (dd.is_cpu()) {  // device -> host: convert on the device, then stage back
