@@ -19,12 +19,27 @@ TEST_CASE("cuda: device count and backend table") {
   CHECK(cuda_device_count() >= 1);
   const Backend& b = gpu();
   CHECK(std::string(b.name) == "cuda");
+  // Every slot is filled; convolution only where cuDNN was found at build time.
   for (auto slot :
        {b.allocate != nullptr, b.deallocate != nullptr, b.copy != nullptr, b.synchronize != nullptr,
-        b.fill != nullptr, b.arange != nullptr, b.random != nullptr, b.unary != nullptr,
-        b.unary_backward != nullptr, b.binary != nullptr, b.affine != nullptr, b.matmul != nullptr,
+        b.allocate_pinned != nullptr, b.deallocate_pinned != nullptr, b.fill != nullptr,
+        b.arange != nullptr, b.random != nullptr, b.unary != nullptr, b.unary_backward != nullptr,
+        b.binary != nullptr, b.affine != nullptr, b.reduce != nullptr, b.permute != nullptr,
+        b.copy_block != nullptr, b.extract_block != nullptr, b.matmul != nullptr,
+        b.max_pool2d != nullptr, b.max_pool2d_backward != nullptr, b.avg_pool2d != nullptr,
+        b.avg_pool2d_backward != nullptr, b.adaptive_avg_pool2d != nullptr,
+        b.adaptive_avg_pool2d_backward != nullptr, b.batch_norm != nullptr,
+        b.batch_norm_backward != nullptr, b.softmax != nullptr, b.softmax_backward != nullptr,
+        b.cross_entropy != nullptr, b.cross_entropy_backward != nullptr,
         b.dropout_mask != nullptr})
     CHECK(slot);
+#ifdef WHET_WITH_CUDNN
+  CHECK((b.conv2d != nullptr));
+  CHECK((b.conv2d_backward_input != nullptr));
+  CHECK((b.conv2d_backward_weight != nullptr));
+#else
+  MESSAGE("built without cuDNN: conv2d has no CUDA kernel");
+#endif
 }
 
 TEST_CASE("cuda: invalid device index throws whet::Error") {
