@@ -41,9 +41,11 @@ inline void warn_status(const char* lib, const char* expr, const char* status, c
 #define WHET_STATUS_CHECK_(lib, ok, action, expr)                                           \
   do {                                                                                      \
     auto whet_status_ = (expr);                                                             \
-    if (whet_status_ != (ok))                                                               \
+    if (whet_status_ != (ok)) {                                                             \
+      ::whet::cuda::clear_status(whet_status_);                                             \
       ::whet::cuda::action(lib, #expr, ::whet::cuda::status_string(whet_status_), __FILE__, \
                            __LINE__);                                                       \
+    }                                                                                       \
   } while (0)
 
 #define WHET_CUDA_CHECK(expr) WHET_STATUS_CHECK_("CUDA", cudaSuccess, throw_status, expr)

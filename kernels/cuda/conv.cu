@@ -653,8 +653,11 @@ void conv2d_backward_input(const Tensor& gy, const Tensor& w, const Conv2dOption
   const int dev = gx.device().index;
   DeviceGuard guard(dev);
   Context& ctx = Context::get(dev);
-  execute(make_problem(Direction::backward_data, gx, w, gy, o),
-          {gx.raw_data(), w.raw_data(), gy.raw_data()}, ctx);
+  if (gy.numel() == 0)  // no output channels (O = 0), or no output positions: nothing flows back
+    zero(gx, ctx);
+  else
+    execute(make_problem(Direction::backward_data, gx, w, gy, o),
+            {gx.raw_data(), w.raw_data(), gy.raw_data()}, ctx);
 }
 
 void conv2d_backward_weight(const Tensor& gy, const Tensor& x, const Conv2dOptions& o, Tensor& gw) {

@@ -3,6 +3,7 @@
 #include "kernels/cuda/cudnn_handle.cuh"
 
 #include <atomic>
+#include <cstdio>
 #include <mutex>
 
 #include "kernels/cuda/context.cuh"
@@ -19,6 +20,14 @@ cudnnHandle_t create_handle(int device, cudaStream_t stream) {
   WHET_CHECK(runtime / 10000 == CUDNN_MAJOR, "cuDNN: whet was built against cuDNN ", CUDNN_MAJOR,
              ".", CUDNN_MINOR, " but cuDNN ", runtime / 10000, ".", runtime / 100 % 100,
              " was loaded at run time");
+  // An older minor than the headers' is not guaranteed by NVIDIA; the legacy convolution
+  // API whet calls has not changed within 9.x, so say it once and carry on.
+  static std::once_flag warned;
+  if (runtime / 100 % 100 < CUDNN_MINOR)
+    std::call_once(warned, [&] {
+      std::fprintf(stderr, "whet: built against cuDNN %d.%d, running with cuDNN %zu.%zu\n",
+                   CUDNN_MAJOR, CUDNN_MINOR, runtime / 10000, runtime / 100 % 100);
+    });
   DeviceGuard guard(device);
   cudnnHandle_t h = nullptr;
   WHET_CUDNN_CHECK(cudnnCreate(&h));

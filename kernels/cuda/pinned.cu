@@ -3,6 +3,7 @@
 #include <cuda_runtime_api.h>
 
 #include <cstdio>
+#include <exception>
 #include <iterator>
 #include <map>
 #include <mutex>
@@ -17,10 +18,15 @@ namespace {
 
 constexpr size_t kRound = size_t(64) << 10;  // sizes are rounded to 64 KiB, so batches reuse
 
+struct Pending {
+  int device;
+  cudaEvent_t event;
+};
+
 struct Block {
   size_t size = 0;
   bool in_use = false;
-  std::vector<cudaEvent_t> pending;  // recorded at release; the block is free once all are done
+  std::vector<Pending> pending;  // recorded at release; the block is free once all are done
 };
 
 class PinnedCache {
@@ -55,14 +61,18 @@ class PinnedCache {
       return;
     }
     Block& b = it->second;
-    // Any copy out of this block was queued on some device's stream before now.
+    // Any copy out of this block was queued on some device's stream before now; a stream with
+    // nothing queued cannot still be reading it.
     for (int d = 0; d < device_count(); ++d) {
       Context* ctx = Context::find(d);
       if (!ctx) continue;
-      cudaEvent_t e = take_event();
-      if (e == nullptr) continue;
-      WHET_CUDA_WARN(cudaEventRecord(e, ctx->stream()));
-      b.pending.push_back(e);
+      const cudaError_t idle = cudaStreamQuery(ctx->stream());
+      if (idle == cudaSuccess) continue;
+      (void)cudaGetLastError();  // cudaErrorNotReady is an answer, not an error
+      if (cudaEvent_t e = record_event(d, ctx->stream()))
+        b.pending.push_back({d, e});
+      else  // no event to wait on later: wait now rather than risk handing the block out early
+        WHET_CUDA_WARN(cudaStreamSynchronize(ctx->stream()));
     }
     b.in_use = false;
     free_.emplace(b.size, it->first);
@@ -88,36 +98,47 @@ class PinnedCache {
 
  private:
   // True when every event recorded at the block's release has completed; completed events go
-  // back to the pool.
+  // back to their device's pool.
   bool settled(Block& b) {
     while (!b.pending.empty()) {
-      cudaError_t st = cudaEventQuery(b.pending.back());
+      const Pending& p = b.pending.back();
+      cudaError_t st = cudaEventQuery(p.event);
       if (st == cudaErrorNotReady) {
         (void)cudaGetLastError();
         return false;
       }
       WHET_CUDA_CHECK(st);
-      events_.push_back(b.pending.back());
+      events_[p.device].push_back(p.event);
       b.pending.pop_back();
     }
     return true;
   }
 
-  cudaEvent_t take_event() {
-    if (!events_.empty()) {
-      cudaEvent_t e = events_.back();
-      events_.pop_back();
-      return e;
-    }
+  // An event of `device` recorded on `stream`, or null when that failed (already reported).
+  // Events belong to the device current at their creation, hence a pool per device.
+  cudaEvent_t record_event(int device, cudaStream_t stream) {
+    DeviceGuard guard(device);
+    std::vector<cudaEvent_t>& pool = events_[device];
     cudaEvent_t e = nullptr;
-    WHET_CUDA_WARN(cudaEventCreateWithFlags(&e, cudaEventDisableTiming));
+    if (!pool.empty()) {
+      e = pool.back();
+      pool.pop_back();
+    } else if (cudaEventCreateWithFlags(&e, cudaEventDisableTiming) != cudaSuccess) {
+      (void)cudaGetLastError();
+      return nullptr;
+    }
+    if (cudaEventRecord(e, stream) != cudaSuccess) {
+      (void)cudaGetLastError();
+      pool.push_back(e);
+      return nullptr;
+    }
     return e;
   }
 
   std::mutex mutex_;
   std::map<char*, Block> blocks_;     // every block, by base address
   std::multimap<size_t, char*> free_;  // released blocks, by size
-  std::vector<cudaEvent_t> events_;    // completed events, for reuse
+  std::map<int, std::vector<cudaEvent_t>> events_;  // completed events by device, for reuse
   size_t host_allocs_ = 0;
 };
 
@@ -130,7 +151,13 @@ PinnedCache& cache() {
 }  // namespace
 
 void* pinned_allocate(size_t nbytes) { return cache().allocate(nbytes); }
-void pinned_deallocate(void* p, size_t) { cache().release(p); }
+void pinned_deallocate(void* p, size_t) {
+  try {  // called from a tensor's deleter: report, never throw
+    cache().release(p);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "whet: releasing pinned memory: %s\n", e.what());
+  }
+}
 bool is_pinned(const void* p) { return p != nullptr && cache().contains(p); }
 PinnedStats pinned_stats() { return cache().stats(); }
 

@@ -8,6 +8,12 @@
 #include "tests/gpu/gpu_test_util.h"
 
 #ifdef WHET_WITH_CUDA
+#include <cuda_runtime_api.h>
+
+#include <chrono>
+#include <thread>
+
+#include "kernels/cuda/context.cuh"
 #include "kernels/cuda/pinned.cuh"
 #endif
 
@@ -28,29 +34,37 @@ TEST_CASE("cuda pinned: a pinned tensor is a CPU tensor whose copy to the device
   Tensor d = pinned.to(dev());
   WHET_CHECK_CLOSE("pinned upload", d, host, Tol{0, 0});
   // With a dtype change the bytes go up first and are converted on the device.
-  Tensor dh = pinned.to(dev()).to(DType::f16);
+  Tensor dh = poisoned(host.shape(), DType::f16);
+  gpu().copy(pinned, dh);
   WHET_CHECK_CLOSE("pinned upload to f16", dh, cast_cpu(host, DType::f16), Tol{0, 0});
 }
 
 #ifdef WHET_WITH_CUDA
 TEST_CASE("cuda pinned: released blocks are reused, not reallocated") {
-  for (int i = 0; i < 3; ++i) (void)empty_pinned({64, 28, 28, 3});  // warm the cache
-  gpu().synchronize(0);
-  const size_t allocs = cuda::pinned_stats().host_allocs;
-  for (int i = 0; i < 50; ++i) {
-    Tensor t = empty_pinned({64, 28, 28, 3});
-    Tensor l = empty_pinned({64}, DType::i64);
-    (void)t.to(dev());
+  // A batch's two buffers, as the loader asks for them; the stream is idle when they are
+  // released, so the blocks are free again at once.
+  auto batch = [] {
+    Tensor images = empty_pinned({64, 28, 28, 3});
+    Tensor labels = empty_pinned({64}, DType::i64);
+    (void)images.to(dev());
+    (void)labels.to(dev());
     gpu().synchronize(0);
-  }
+  };
+  batch();  // warm the cache with both sizes
+  const size_t allocs = cuda::pinned_stats().host_allocs;
+  for (int i = 0; i < 50; ++i) batch();
   CHECK(cuda::pinned_stats().host_allocs == allocs);
 }
 
 TEST_CASE("cuda pinned: a block read by a queued copy is not handed out before the copy ends") {
-  // Many uploads queued behind each other, each from a buffer released at once and then
-  // refilled with other values: if a block came back while its DMA was pending, some device
-  // tensor would hold the later values.
+  // The stream is held by a host function that sleeps, so every upload below is still queued
+  // when its buffer is released and the next one is allocated and filled: a block handed out
+  // before its DMA ran would be overwritten, and some device tensor would hold later values.
   const int64_t n = int64_t(1) << 22;
+  cudaStream_t stream = cuda::Context::get(0).stream();
+  REQUIRE(cudaLaunchHostFunc(
+              stream, [](void*) { std::this_thread::sleep_for(std::chrono::milliseconds(300)); },
+              nullptr) == cudaSuccess);
   std::vector<Tensor> on_device;
   for (int i = 0; i < 8; ++i) {
     Tensor p = empty_pinned({n}, DType::f32);
