@@ -45,11 +45,20 @@ nn::NamedTensors to_pytorch_layout(const nn::NamedTensors& sd) {
   return permute_conv_weights(sd, {0, 3, 1, 2});  // (O, KH, KW, I) -> (O, I, KH, KW)
 }
 
-nn::LoadResult load_weights(nn::Module& m, const std::string& path, bool strict) {
+nn::LoadResult load_pytorch_state_dict(nn::Module& m, const nn::NamedTensors& sd, bool strict) {
+  // Mismatches are reported in the file's layout, the one the user can look up: every 4-D
+  // tensor is permuted on the way in, so (O, KH, KW, I) is shown as (O, I, KH, KW).
+  auto pytorch_shape = [](const Shape& s) {
+    return shape_str(s.size() == 4 ? Shape{s[0], s[3], s[1], s[2]} : s);
+  };
   // Module::load_state_dict converts each tensor to the dtype and device of the one it fills.
-  nn::NamedTensors sd = from_pytorch_layout(read_state_dict(path));
+  return m.load_state_dict(from_pytorch_layout(sd), strict, pytorch_shape);
+}
+
+nn::LoadResult load_weights(nn::Module& m, const std::string& path, bool strict) {
+  nn::NamedTensors sd = read_state_dict(path);
   try {
-    return m.load_state_dict(sd, strict);
+    return load_pytorch_state_dict(m, sd, strict);
   } catch (const Error& e) {
     throw Error("load_weights: " + path + ": " + e.what());
   }

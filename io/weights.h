@@ -21,6 +21,9 @@ nn::NamedTensors to_pytorch_layout(const nn::NamedTensors& sd);
 // and returns the report (a 1000-class checkpoint into a 10-class model keeps everything but
 // the head, and the report lists the head's keys as shape mismatches).
 nn::LoadResult load_weights(nn::Module& m, const std::string& path, bool strict = false);
+// The same for a state dict already read (PyTorch layout): what load_weights does after
+// reading. Mismatched shapes are reported in PyTorch's layout, the file's.
+nn::LoadResult load_pytorch_state_dict(nn::Module& m, const nn::NamedTensors& sd, bool strict);
 
 // Writes the model's state dict as safetensors in PyTorch's layout and names, so
 // torchvision's load_state_dict accepts it. Atomic (temporary file, fsync, rename).

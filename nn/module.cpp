@@ -139,7 +139,8 @@ NamedTensors Module::state_dict() const {
   return sd;
 }
 
-LoadResult Module::load_state_dict(const NamedTensors& sd, bool strict) {
+LoadResult Module::load_state_dict(const NamedTensors& sd, bool strict, const ShapeDisplay& show) {
+  auto shape_of = [&](const Tensor& t) { return show ? show(t.shape()) : shape_str(t.shape()); };
   LoadResult r;
   NamedTensors own = state_dict();
   std::vector<bool> seen(own.size(), false);
@@ -154,8 +155,8 @@ LoadResult Module::load_state_dict(const NamedTensors& sd, bool strict) {
     seen[i] = true;
     const Tensor& dst = own[i].second;
     if (src.shape() != dst.shape()) {
-      r.shape_mismatch.push_back(name + ": checkpoint " + shape_str(src.shape()) + ", model " +
-                                 shape_str(dst.shape()));
+      r.shape_mismatch.push_back(name + ": checkpoint " + shape_of(src) + ", model " +
+                                 shape_of(dst));
       continue;
     }
     copies.emplace_back(dst, src);

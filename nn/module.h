@@ -4,6 +4,7 @@
 // life: to(), load_state_dict() and freezing change it in place, so a layer's member handle
 // and the module's registry always see the same tensor.
 #pragma once
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -67,8 +68,12 @@ class Module {
   // ---- state ----
   NamedTensors state_dict() const;  // parameters then buffers, each in registration order
   // Copies values by name (converting dtype/device). Shape mismatches are reported and skipped;
-  // with strict, any missing/unexpected/mismatched key throws listing all of them.
-  LoadResult load_state_dict(const NamedTensors& sd, bool strict = true);
+  // with strict, any missing/unexpected/mismatched key throws listing all of them. `show`
+  // writes the shapes in those reports (default shape_str); io::load_weights passes one that
+  // shows conv weights in the file's OIHW layout rather than whet's OHWI.
+  using ShapeDisplay = std::function<std::string(const Shape&)>;
+  LoadResult load_state_dict(const NamedTensors& sd, bool strict = true,
+                             const ShapeDisplay& show = {});
 
  protected:
   Tensor register_parameter(const std::string& name, Tensor t, bool requires_grad = true);

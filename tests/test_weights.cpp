@@ -181,6 +181,21 @@ TEST_CASE("weights: non-strict loading into a new head reports the head as shape
   CHECK(equal(m.conv->bias, want.at("tiny.pth/conv.bias")));
 }
 
+TEST_CASE("weights: a conv weight of another shape is reported in the file's OIHW layout") {
+  struct TwoChannel : nn::Module {  // Tiny reading 2 input channels: whet holds (4, 3, 3, 2)
+    TwoChannel() : nn::Module("Tiny") {
+      register_module("conv", std::make_shared<nn::Conv2d>(2, 4, 3, Conv2dOptions{1, 1}));
+      register_module("bn", std::make_shared<nn::BatchNorm2d>(4));
+      register_module("fc", std::make_shared<nn::Linear>(4, 5));
+    }
+    Tensor forward(const Tensor& x) override { return x; }
+  } m;
+  nn::LoadResult r = io::load_weights(m, fixture("tiny.pth"), /*strict=*/false);
+  REQUIRE(!r.shape_mismatch.empty());
+  INFO(r.str());
+  CHECK(has(r.shape_mismatch[0], "conv.weight: checkpoint (4, 3, 3, 3), model (4, 2, 3, 3)"));
+}
+
 TEST_CASE(
     "weights: strict loading that does not match throws, names file and keys, changes nothing") {
   Tiny m(10);

@@ -49,7 +49,7 @@ LoadedClassifier load_classifier(const std::string& model_name, const std::strin
   LoadedClassifier out;
   out.model = models::create_model(model_name, o);
   try {
-    out.model->load_state_dict(io::from_pytorch_layout(sd), /*strict=*/true);
+    io::load_pytorch_state_dict(*out.model, sd, /*strict=*/true);
   } catch (const Error& e) {
     throw Error(weights + ": " + e.what());
   }
