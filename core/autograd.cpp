@@ -2,6 +2,7 @@
 
 #include <unordered_map>
 
+#include "core/autocast.h"
 #include "core/ops.h"
 
 namespace whet {
@@ -64,6 +65,8 @@ void run_backward(const Tensor& root, const Tensor& grad_in) {
   WHET_CHECK(grad.shape() == root.shape(), "backward: gradient shape ", shape_str(grad.shape()),
              " does not match output shape ", shape_str(root.shape()));
   NoGradGuard no_grad;  // backward itself records nothing (no higher-order gradients)
+  // Each gradient is computed in the dtype its forward ran in, whatever region calls backward.
+  AutocastGuard no_autocast(autocast_dtype(), /*enabled=*/false);
   if (!root.grad_fn()) {
     accumulate_leaf(*root.impl(), grad);
     return;

@@ -104,6 +104,9 @@ struct Backend {
   void (*adaptive_avg_pool2d_backward)(const Tensor& gy, Tensor& gx);
 
   // ---- batch norm, channels last: x (M, C) with M = N*H*W ----
+  // dtypes: x float32 or float64 with weight, bias, running and saved statistics of its dtype,
+  // or x float16/bfloat16 with all of those float32 (mixed precision). y and gx have x's
+  // dtype, gw and gb the parameters'.
   // training: normalise with batch statistics, save mean and 1/sqrt(var+eps), and update the
   // running statistics in place (momentum, unbiased variance) when they are defined.
   // eval: normalise with the running statistics (save_* are filled from them too).

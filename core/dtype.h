@@ -85,8 +85,9 @@ decltype(auto) dispatch(DType t, const char* op, F&& f) {
   WHET_FAIL(op, ": unknown dtype");
 }
 
-// The set that real arithmetic kernels are compiled for: float and double. Half types are
-// converted at op level (compute in float), which keeps CPU kernel instantiations few.
+// The set that the CPU's arithmetic kernels are compiled for: float and double. Half tensors
+// reach them widened to float32 by kernels/cpu/half_adapter.h (compute in float, round once),
+// which keeps CPU kernel instantiations few.
 template <class F>
 decltype(auto) dispatch_float(DType t, const char* op, F&& f) {
   WHET_CHECK(t == DType::f32 || t == DType::f64, op, ": dtype ", dtype_name(t),

@@ -51,7 +51,8 @@ Tensor hardswish(const Tensor& x);
 Tensor hardsigmoid(const Tensor& x);
 Tensor gelu(const Tensor& x);  // exact (erf) form, PyTorch's default approximate='none'
 
-// ---- elementwise binary, NumPy broadcasting; scalars broadcast as 0-D tensors ----
+// ---- elementwise binary, NumPy broadcasting; scalars broadcast as 0-D tensors; mixed
+// floating dtypes promote (result_type) ----
 Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b);
 Tensor add(const Tensor& a, const Tensor& b);
 Tensor sub(const Tensor& a, const Tensor& b);
@@ -68,6 +69,10 @@ Tensor le(const Tensor& a, const Tensor& b);
 Tensor gt(const Tensor& a, const Tensor& b);
 Tensor ge(const Tensor& a, const Tensor& b);
 Tensor scalar_like(double v, const Tensor& like);  // 0-D tensor of like's dtype and device
+// The dtype binary ops compute and return for a and b (torch.result_type, floating dtypes):
+// float64 wins; float32 with a half type, or float16 with bfloat16, gives float32; a 0-D
+// operand takes the other's dtype. Other mixes throw.
+DType result_type(const Tensor& a, const Tensor& b);
 
 Tensor operator+(const Tensor& a, const Tensor& b);
 Tensor operator-(const Tensor& a, const Tensor& b);

@@ -1,16 +1,12 @@
 // Convolution and pooling over NHWC (torch.nn.functional.conv2d, max_pool2d, avg_pool2d,
 // adaptive_avg_pool2d), each with its backward right below its forward.
+#include "core/autocast.h"
 #include "core/op_util.h"
 #include "core/ops.h"
 
 namespace whet {
 
 namespace {
-
-// The CPU kernels are compiled for float and double only: a half tensor on the CPU runs the
-// op in float32 through differentiable casts. Other devices take half natively.
-bool widen_on_cpu(const Tensor& x) { return x.device().is_cpu() && is_half(x.dtype()); }
-Tensor widen(const Tensor& t) { return t.defined() ? cast(t, DType::f32) : t; }
 
 std::string hw(int64_t h, int64_t w) { return detail::cat(h, "x", w); }
 
@@ -67,6 +63,8 @@ int64_t conv_out_size(int64_t in, int kernel, int stride, int pad, int dilation,
 // ---- conv2d ----
 
 Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOptions& o) {
+  if (auto a = autocast_inputs(CastPolicy::lower_precision, {x, w, b}))
+    return conv2d((*a)[0], (*a)[1], (*a)[2], o);
   const char* op = "conv2d";
   check_defined(op, x, "input");
   check_defined(op, w, "weight");
@@ -98,8 +96,6 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOpt
   WHET_CHECK(oh >= 1 && ow >= 1, op, ": output size ", hw(oh, ow), " is too small: input ",
              shape_str(x.shape()), ", kernel ", hw(kh, kw), ", stride ", hw(s.h, s.w), ", padding ",
              hw(p.h, p.w), ", dilation ", hw(d.h, d.w));
-  if (widen_on_cpu(x)) return cast(conv2d(widen(x), widen(w), widen(b), o), x.dtype());
-
   Tensor y = Tensor::empty({x.size(0), oh, ow, out_c}, x.dtype(), x.device());  // (N, OH, OW, O)
   kernel(x.device(), &Backend::conv2d, op)(x, w, b, o, y);
   // gx = conv_transpose(gy, w), gw = gy^T @ im2col(x), gb = sum of gy over (N, OH, OW).
@@ -130,8 +126,6 @@ Tensor max_pool2d(const Tensor& x, const Pool2dOptions& o) {
   const char* op = "max_pool2d";
   check_pool_input(op, x);
   check_pool_options(op, x, o);
-  if (widen_on_cpu(x)) return cast(max_pool2d(widen(x), o), x.dtype());
-
   const Pool2dOptions r = resolved(o);
   const Int2 k = r.kernel_size, s = r.stride, p = r.padding, d = r.dilation;
   const int64_t oh = conv_out_size(x.size(1), k.h, s.h, p.h, d.h, r.ceil_mode);
@@ -159,8 +153,6 @@ Tensor avg_pool2d(const Tensor& x, const Pool2dOptions& o) {
              ": dilation must be 1 (PyTorch's avg_pool2d has none), got ",
              hw(o.dilation.h, o.dilation.w));
   check_pool_options(op, x, o);
-  if (widen_on_cpu(x)) return cast(avg_pool2d(widen(x), o), x.dtype());
-
   const Pool2dOptions r = resolved(o);
   const Int2 k = r.kernel_size, s = r.stride, p = r.padding;
   const int64_t oh = conv_out_size(x.size(1), k.h, s.h, p.h, 1, r.ceil_mode);
@@ -185,8 +177,6 @@ Tensor adaptive_avg_pool2d(const Tensor& x, Int2 output_size) {
   check_pool_input(op, x);
   WHET_CHECK(output_size.h >= 1 && output_size.w >= 1, op, ": output_size must be >= 1, got ",
              hw(output_size.h, output_size.w), " for input ", shape_str(x.shape()));
-  if (widen_on_cpu(x)) return cast(adaptive_avg_pool2d(widen(x), output_size), x.dtype());
-
   const Shape ys{x.size(0), output_size.h, output_size.w, x.size(3)};
   Tensor y = Tensor::empty(ys, x.dtype(), x.device());  // (N, OH, OW, C)
   kernel(x.device(), &Backend::adaptive_avg_pool2d, op)(x, y);

@@ -76,12 +76,31 @@ Tensor select_grad(const Tensor& g, const Tensor& wins, const Tensor& ties) {
 }
 }  // namespace
 
+DType result_type(const Tensor& a, const Tensor& b) {
+  const DType da = a.dtype(), db = b.dtype();
+  if (da == db) return da;
+  WHET_CHECK(is_floating(da) && is_floating(db), "result_type: dtype mismatch (", dtype_name(da),
+             " and ", dtype_name(db), "); only floating dtypes promote");
+  // A 0-D operand (a scalar) takes the other operand's dtype, as PyTorch's dimensioned tensors
+  // win over scalars of the same category: half_x * scalar stays half.
+  if ((a.dim() == 0) != (b.dim() == 0)) return a.dim() == 0 ? db : da;
+  if (da == DType::f64 || db == DType::f64) return DType::f64;
+  return DType::f32;  // float32 with a half type, or float16 with bfloat16
+}
+
 Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b) {
   const char* name = binary_op_name(op);
   check_defined(name, a, "first operand");
   check_defined(name, b, "second operand");
   check_same_device(name, {a, b});
-  check_same_dtype(name, {a, b});
+  if (a.dtype() != b.dtype()) {
+    // Mixed floating dtypes run in the promoted one; the casts route each operand's gradient
+    // back in its own dtype.
+    WHET_CHECK(is_floating(a.dtype()) && is_floating(b.dtype()), name, ": dtype mismatch (",
+               dtype_name(a.dtype()), " and ", dtype_name(b.dtype()), ")");
+    const DType dt = result_type(a, b);
+    return binary(op, a.dtype() == dt ? a : cast(a, dt), b.dtype() == dt ? b : cast(b, dt));
+  }
   Tensor y = raw_binary(op, a, b);
   if (is_comparison(op) || !any_requires_grad({a, b})) return y;
   Shape sa = a.shape(), sb = b.shape();

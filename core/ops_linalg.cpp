@@ -1,4 +1,5 @@
 // Matrix products: matmul (batched, broadcasting) and linear.
+#include "core/autocast.h"
 #include "core/op_util.h"
 #include "core/ops.h"
 
@@ -25,6 +26,8 @@ Tensor broadcast_batch(const Tensor& x, const Shape& batch) {
 }  // namespace
 
 Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
+  if (auto a = autocast_inputs(CastPolicy::lower_precision, {a_in, b_in}))
+    return matmul((*a)[0], (*a)[1]);
   check_defined("matmul", a_in, "first operand");
   check_defined("matmul", b_in, "second operand");
   check_same_device("matmul", {a_in, b_in});
@@ -64,6 +67,8 @@ Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
 }
 
 Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b) {
+  if (auto a = autocast_inputs(CastPolicy::lower_precision, {x, w, b}))
+    return linear((*a)[0], (*a)[1], (*a)[2]);
   check_defined("linear", x, "input");
   check_defined("linear", w, "weight");
   check_same_device("linear", {x, w, b});

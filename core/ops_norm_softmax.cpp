@@ -1,7 +1,10 @@
 // Normalisation, softmax, dropout and the cross-entropy loss, each with its backward beside it.
-// Half inputs run in float32 (ARCHITECTURE.md, decision 7: statistics, softmax and losses in
-// fp32) and are cast back, so the kernels are compiled for float and double only.
+// ARCHITECTURE.md, decision 7: statistics, softmax and losses in fp32. batch_norm normalises a
+// half input with float32 parameters and statistics; softmax and cross_entropy compute a half
+// input in float32 on every device and round the result back (under autocast they return
+// float32 instead), so their kernels only ever see float32 and float64.
 
+#include "core/autocast.h"
 #include "core/op_util.h"
 #include "core/ops.h"
 
@@ -43,22 +46,29 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, Ten
   WHET_CHECK(!training || m != 1, op, ": expected more than 1 value per channel when training, ",
              "got input of shape ", shape_str(x.shape()));
 
-  if (is_half(x.dtype())) {
-    // Half running statistics are updated through float32 copies, then written back.
+  // A half input is normalised with float32 parameters and statistics (autocast's mixed
+  // precision, and the kernels' contract): half parameters are widened, and half running
+  // statistics are updated through float32 copies, then written back.
+  const auto half = [](const Tensor& t) { return t.defined() && is_half(t.dtype()); };
+  if (half(x) && (half(weight) || half(bias) || half(running_mean) || half(running_var))) {
     Tensor rm = widen(running_mean), rv = widen(running_var);
-    Tensor y = batch_norm(cast(x, DType::f32), widen(weight), widen(bias), rm, rv, training,
-                          momentum, eps);
+    Tensor y = batch_norm(x, widen(weight), widen(bias), rm, rv, training, momentum, eps);
     if (running_mean.defined() && !rm.same_storage(running_mean)) running_mean.copy_(rm);
     if (running_var.defined() && !rv.same_storage(running_var)) running_var.copy_(rv);
-    return cast(y, x.dtype());
+    return y;
   }
-  check_same_dtype(op, {x, weight, bias, running_mean, running_var});
+  const DType param_dtype = half(x) ? DType::f32 : x.dtype();
+  for (const Tensor& t : {weight, bias, running_mean, running_var}) {
+    WHET_CHECK(!t.defined() || t.dtype() == param_dtype, op, ": parameters and statistics of a ",
+               dtype_name(x.dtype()), " input must be ", dtype_name(param_dtype), ", got ",
+               dtype_name(t.dtype()));
+  }
 
   // Without running statistics the batch's own are used even in eval (track_running_stats=False).
   const bool batch_stats = training || !running_mean.defined();
-  Tensor y = empty_like(x);                                        // (N, H, W, C) or (N, C)
-  Tensor save_mean = Tensor::empty({c}, x.dtype(), x.device());    // (C)
-  Tensor save_invstd = Tensor::empty({c}, x.dtype(), x.device());  // (C)
+  Tensor y = empty_like(x);                                          // (N, H, W, C) or (N, C)
+  Tensor save_mean = Tensor::empty({c}, param_dtype, x.device());    // (C)
+  Tensor save_invstd = Tensor::empty({c}, param_dtype, x.device());  // (C)
   if (x.numel() > 0) {
     kernel(x.device(), &Backend::batch_norm, op)(x, weight, bias, running_mean, running_var,
                                                  batch_stats, momentum, eps, y, save_mean,
@@ -84,6 +94,7 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, Ten
 
 namespace {
 Tensor softmax_impl(const Tensor& x, int64_t dim, bool log) {
+  if (auto a = autocast_inputs(CastPolicy::fp32, {x})) return softmax_impl((*a)[0], dim, log);
   const char* op = log ? "log_softmax" : "softmax";
   check_defined(op, x, "input");
   check_floating(op, x, "input");
@@ -122,10 +133,8 @@ Tensor dropout(const Tensor& x, double p, bool training, Generator& g) {
   check_floating(op, x, "input");
   if (p == 0 || !training || x.numel() == 0) return x;
   // The mask already holds 1/(1-p) or 0, so y = x * mask, and mul supplies the gradient.
-  const DType mask_dtype = is_half(x.dtype()) ? DType::f32 : x.dtype();
-  Tensor mask = Tensor::empty(x.shape(), mask_dtype, x.device());
+  Tensor mask = empty_like(x);
   kernel(x.device(), &Backend::dropout_mask, op)(mask, p, g.seed(), g.advance(uint64_t(x.numel())));
-  if (mask_dtype != x.dtype()) mask = mask.to(x.dtype());
   return mul(x, mask);
 }
 
@@ -133,6 +142,8 @@ Tensor dropout(const Tensor& x, double p, bool training, Generator& g) {
 
 Tensor cross_entropy(const Tensor& logits, const Tensor& target, const CrossEntropyOptions& o,
                      const Tensor& class_weight) {
+  if (auto a = autocast_inputs(CastPolicy::fp32, {logits, class_weight}))
+    return cross_entropy((*a)[0], target, o, (*a)[1]);
   const char* op = "cross_entropy";
   check_defined(op, logits, "logits");
   check_defined(op, target, "target");

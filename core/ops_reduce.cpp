@@ -1,6 +1,7 @@
 // Reductions and their gradients.
 #include <algorithm>
 
+#include "core/autocast.h"
 #include "core/op_util.h"
 #include "core/ops.h"
 
@@ -108,9 +109,13 @@ Tensor arg_reduction(ReduceOp op, const Tensor& x, int64_t dim, bool keepdim) {
 }  // namespace
 
 Tensor sum(const Tensor& x, std::vector<int64_t> dims, bool keepdim) {
+  if (auto a = autocast_inputs(CastPolicy::fp32, {x}))
+    return sum((*a)[0], std::move(dims), keepdim);
   return reduction(ReduceOp::sum, x, std::move(dims), keepdim);
 }
 Tensor mean(const Tensor& x, std::vector<int64_t> dims, bool keepdim) {
+  if (auto a = autocast_inputs(CastPolicy::fp32, {x}))
+    return mean((*a)[0], std::move(dims), keepdim);
   check_defined("mean", x, "input");
   check_floating("mean", x, "input");
   return reduction(ReduceOp::mean, x, std::move(dims), keepdim);

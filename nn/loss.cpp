@@ -1,5 +1,6 @@
 #include "nn/loss.h"
 
+#include "core/autocast.h"
 #include "core/autograd.h"
 #include "core/op_util.h"
 
@@ -32,17 +33,21 @@ Tensor cross_entropy_loss(const Tensor& logits, const Tensor& target, const Cros
 }
 
 Tensor mse_loss(const Tensor& x, const Tensor& y, Reduction r) {
+  if (auto a = autocast_inputs(CastPolicy::fp32, {x, y})) return mse_loss((*a)[0], (*a)[1], r);
   check_pair("mse_loss", x, y);
   Tensor d = x - y;
   return reduce_loss(d * d, r);
 }
 
 Tensor l1_loss(const Tensor& x, const Tensor& y, Reduction r) {
+  if (auto a = autocast_inputs(CastPolicy::fp32, {x, y})) return l1_loss((*a)[0], (*a)[1], r);
   check_pair("l1_loss", x, y);
   return reduce_loss(abs(x - y), r);
 }
 
 Tensor smooth_l1_loss(const Tensor& x, const Tensor& y, Reduction r, double beta) {
+  if (auto a = autocast_inputs(CastPolicy::fp32, {x, y}))
+    return smooth_l1_loss((*a)[0], (*a)[1], r, beta);
   check_pair("smooth_l1_loss", x, y);
   WHET_CHECK(beta >= 0, "smooth_l1_loss: beta must be >= 0, got ", beta);
   Tensor d = x - y;
@@ -54,6 +59,8 @@ Tensor smooth_l1_loss(const Tensor& x, const Tensor& y, Reduction r, double beta
 }
 
 Tensor bce_with_logits_loss(const Tensor& x, const Tensor& y, Reduction r, const Tensor& weight) {
+  if (auto a = autocast_inputs(CastPolicy::fp32, {x, y, weight}))
+    return bce_with_logits_loss((*a)[0], (*a)[1], r, (*a)[2]);
   check_pair("bce_with_logits_loss", x, y);
   Tensor per;
   {

@@ -1,6 +1,7 @@
 // Losses, as torch.nn.functional's (and their module forms). Each returns a scalar for
 // reduction mean/sum, or per-element values for none. Any function built from tensor ops is
-// a custom loss too: autograd differentiates it (see tests/test_nn.cpp).
+// a custom loss too: autograd differentiates it (see tests/test_nn.cpp). Under autocast
+// (core/autocast.h) every loss casts half inputs to float32 and returns float32.
 #pragma once
 #include <vector>
 

@@ -29,7 +29,9 @@ TEST_CASE("errors: shape mismatches name the op and both shapes") {
 }
 
 TEST_CASE("errors: dtype mismatches and unsupported dtypes") {
-  CHECK_ERROR_MENTIONS(add(ones({2}), ones({2}, DType::f64)), "add: dtype mismatch (float32 and float64)");
+  // Floating dtypes promote (tests/test_autocast.cpp); other mixes are refused.
+  CHECK_ERROR_MENTIONS(add(ones({2}), ones({2}, DType::i64)),
+                       "add: dtype mismatch (float32 and int64)");
   CHECK_ERROR_MENTIONS(relu(ones({2}, DType::i64)), "relu: input must be a floating tensor");
   CHECK_ERROR_MENTIONS(ones({2}).data<double>(), "tensor is float32, asked for float64");
   CHECK_ERROR_MENTIONS(rand({2}, DType::i32), "rand: dtype must be floating");

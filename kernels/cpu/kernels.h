@@ -1,5 +1,8 @@
 // CPU reference kernels (Eigen + OpenMP). Each is the reference its CUDA twin is tested
 // against; signatures and conventions are those of the Backend slots in core/backend.h.
+// Arithmetic kernels compute float32 and float64; the table wraps them with with_half
+// (half_adapter.h) for float16 and bfloat16. Every kernel writes all of its outputs without
+// reading them first (batch_norm's running statistics aside, which the table names).
 #pragma once
 #include <cstdint>
 #include <vector>
