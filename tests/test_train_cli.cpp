@@ -14,7 +14,9 @@
 #include "io/weights.h"
 #include "models/registry.h"
 #include "tests/test_train_util.h"
+#include "core/backend.h"
 #include "train/checkpoint.h"
+#include "train/setup.h"
 
 using namespace train_test;
 namespace fs = std::filesystem;
@@ -134,7 +136,8 @@ TEST_CASE("train: bad input is refused with a message before training starts") {
     check_refused(ok + " --freeze 'nothing.*'", "--freeze 'nothing.*': matches no parameter", out);
     check_refused(ok + " --freeze-type LSTM", "--freeze-type LSTM: small_cnn has no module", out);
     check_refused(ok + " --device cuda", "--device cuda: ", out);
-    check_refused(ok + " --precision bf16", "--precision bf16: needs --device cuda", out);
+    check_refused(ok + " --precision tf32",
+                  "--precision tf32 needs --device cuda; the CPU computes float32 exactly", out);
     check_refused(ok + " --optimizer lion", "--optimizer 'lion': expected one of", out);
     check_refused(ok + " --classes 1,9", "select_classes: class 9", out);
   }
@@ -184,4 +187,21 @@ TEST_CASE("train: bad input is refused with a message before training starts") {
                       "architecture?)",
                   out);
   }
+}
+
+TEST_CASE("train: --device auto picks CUDA only when a device and every kernel are there") {
+  TempDir dir;
+  const std::string data = write_tensor_data(dir / "data.safetensors");
+  const std::string out = dir / "run";
+  Run r = run(tiny_flags(data, out) + " --device auto --quiet");
+  INFO(r.out);
+  REQUIRE(r.status == 0);
+  // config.toml records the device the run used, never "auto".
+  const std::string want = whet::train::resolve_device("auto");
+  CHECK((want == "cpu" || want == "cuda"));
+  CHECK(want == (whet::cuda_device_count() > 0 && whet::train::ops_without_cuda_kernel().empty()
+                     ? "cuda"
+                     : "cpu"));
+  CHECK(contains(read_text(out + "/config.toml"), "device = '" + want + "'"));
+  CHECK(whet::train::resolve_device("cuda:1") == "cuda:1");  // anything else is kept
 }

@@ -230,6 +230,26 @@ TEST_CASE("train: N + M steps after a resume equal N + M steps without one, bit 
   }
 }
 
+TEST_CASE("train: bf16 and fp16 runs resume bit for bit on the CPU") {
+  TempDir dir;
+  const std::string data = write_tensor_data(dir / "data.safetensors");
+  SUBCASE("bf16 autocast, adamw") {
+    TrainConfig c = tiny_config(data, "");
+    c.max_steps_per_epoch = 3;
+    c.precision = "bf16";
+    c.optimizer = "adamw";
+    c.lr = 1e-3;
+    check_exact_resume(c, {2, 4}, dir / "bf16");
+  }
+  SUBCASE("fp16 autocast, loss scaling and clipping") {
+    TrainConfig c = tiny_config(data, "");
+    c.max_steps_per_epoch = 3;
+    c.precision = "fp16";
+    c.clip_grad = 1.0;
+    check_exact_resume(c, {4}, dir / "fp16");
+  }
+}
+
 TEST_CASE("train: a resumed run refuses a changed configuration") {
   TempDir dir;
   TrainConfig c = tiny_config(write_tensor_data(dir / "data.safetensors"), dir / "run");

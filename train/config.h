@@ -71,8 +71,8 @@ struct TrainConfig {
   int64_t epochs = 10;
   int64_t max_steps_per_epoch = 0;  // > 0: cut epochs short (quick demos)
   int64_t stop_at_step = 0;         // > 0: checkpoint and stop after this many steps in all
-  std::string device = "cpu";       // cpu | cuda | cuda:N
-  std::string precision = "fp32";   // fp32 | tf32 | fp16 | bf16
+  std::string device = "cpu";       // cpu | cuda | cuda:N | auto
+  std::string precision = "fp32";   // fp32 | tf32 | fp16 | bf16 (train/setup.h, PrecisionPolicy)
   int64_t seed = 0;
   std::string output_dir;        // empty: runs/<model>-<date>-<time>
   bool overwrite = false;        // allow an output_dir that already holds a run
@@ -222,8 +222,12 @@ void TrainConfig::for_each_field(F&& f) {
               "Checkpoint and stop once this many steps are done in "
               "all; --resume continues (0: run to the end)"},
     &C::stop_at_step);
-  f(FieldInfo{"run", "device", "cpu, cuda or cuda:N"}, &C::device);
-  f(FieldInfo{"run", "precision", "fp32, tf32, fp16 or bf16"}, &C::precision);
+  f(FieldInfo{"run", "device", "cpu, cuda, cuda:N or auto (CUDA when a device is there)"},
+    &C::device);
+  f(FieldInfo{"run", "precision",
+              "fp32; bf16 or fp16: mixed precision (autocast) on CPU or CUDA with float32 "
+              "master weights, fp16 with loss scaling; tf32: TF32 matrix math, CUDA only"},
+    &C::precision);
   f(FieldInfo{"run", "seed", "Seed of initialisation, splits, shuffling and augmentation"},
     &C::seed);
   f(FieldInfo{"run", "output_dir", "Where the run's files go (default runs/MODEL-DATE-TIME)"},

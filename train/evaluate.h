@@ -66,8 +66,9 @@ class EvalAccumulator {
 // from the start: the loader is seeked to (0, 0); use a loader without shuffle for a stable
 // order, though the metrics do not depend on it). Batches go to the device and floating dtype
 // of the model's first parameter. The model is left in eval mode; the caller switches back
-// to train(). Throws whet::Error for logits that are not (N, num_classes) and out-of-range
-// labels.
+// to train(). The forward runs under the caller's autocast state (core/autocast.h): wrap the
+// call in an AutocastGuard to evaluate in mixed precision. Throws whet::Error for logits that
+// are not (N, num_classes) and out-of-range labels.
 EvalResult evaluate(nn::Module& model, data::DataLoader& loader, int64_t num_classes,
                     std::vector<std::string> class_names = {});
 

@@ -63,19 +63,41 @@ void check_runnable(const TrainConfig& c) {
     const int n = cuda_device_count();
     WHET_CHECK(n > 0, "--device ", c.device, ": no CUDA device is visible");
     WHET_CHECK(d.index < n, "--device ", c.device, ": only ", n, " CUDA device(s) visible");
-    std::vector<std::string> missing;
-    const Backend* cuda = cuda_backend();
-    for (const OpInfo& op : op_registry())
-      if (cuda == nullptr || !op.has_kernel(*cuda)) missing.push_back(op.name);
-    WHET_CHECK(missing.empty(), "--device ", c.device, ": the CUDA backend has no kernels yet for ",
-               some(missing, 64), " (see `whet ops`); train with --device cpu for now");
+    const std::vector<std::string> missing = ops_without_cuda_kernel();
+    WHET_CHECK(missing.empty(), "--device ", c.device, ": the CUDA backend of this build has no ",
+               "kernel for ", some(missing, 64),
+               " (see `whet ops`; convolution needs cuDNN at build time); use --device cpu");
   }
-  if (c.precision == "fp32") return;
-  WHET_CHECK(d.is_cuda(), "--precision ", c.precision,
-             ": needs --device cuda (the CPU kernels compute in float32); use --precision fp32");
-  WHET_FAIL("--precision ", c.precision,
-            ": mixed-precision training (autocast with float32 master weights) is not "
-            "available yet; use --precision fp32");
+  WHET_CHECK(c.precision != "tf32" || d.is_cuda(),
+             "--precision tf32 needs --device cuda; the CPU computes float32 exactly (use "
+             "--precision fp32, or bf16 / fp16 for mixed precision on the CPU)");
+}
+
+std::vector<std::string> ops_without_cuda_kernel() {
+  std::vector<std::string> missing;
+  const Backend* cuda = cuda_backend();
+  for (const OpInfo& op : op_registry())
+    if (cuda == nullptr || !op.has_kernel(*cuda)) missing.push_back(op.name);
+  return missing;
+}
+
+std::string resolve_device(const std::string& device) {
+  if (device != "auto") return device;
+  return cuda_device_count() > 0 && ops_without_cuda_kernel().empty() ? "cuda" : "cpu";
+}
+
+PrecisionPolicy precision_policy(const std::string& precision) {
+  PrecisionPolicy p;
+  if (precision == "fp16" || precision == "bf16") {
+    p.autocast = true;
+    p.dtype = precision == "fp16" ? DType::f16 : DType::bf16;
+    p.loss_scaling = precision == "fp16";  // bfloat16 keeps float32's exponent range
+  } else {
+    WHET_CHECK(precision == "fp32" || precision == "tf32", "--precision '", precision,
+               "': expected fp32, tf32, fp16 or bf16");
+    p.tf32 = precision == "tf32";
+  }
+  return p;
 }
 
 int64_t model_channels(const TrainConfig& c) {
@@ -177,8 +199,7 @@ models::ClassifierPtr build_model(const TrainConfig& c, int64_t num_classes, boo
   models::ClassifierPtr m = models::create_model(c.model, o);
 
   if (pretrained) {
-    nn::NamedTensors sd = io::from_pytorch_layout(read_weights(c.weights));
-    nn::LoadResult r = m->load_state_dict(sd, /*strict=*/false);
+    nn::LoadResult r = io::load_pytorch_state_dict(*m, read_weights(c.weights), /*strict=*/false);
     const std::string head = m->head_prefix();
     auto outside_head = [&](const std::vector<std::string>& keys) {
       std::vector<std::string> out;

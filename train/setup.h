@@ -14,10 +14,29 @@
 namespace whet::train {
 
 // Throws for what this build cannot run: CUDA devices (listing the ops that have no CUDA
-// kernel yet, or saying why there is no CUDA at all) and precisions other than fp32 on the
-// CPU. The rest of the trainer is written for any device (Module::to, Tensor::to), so
-// lifting a restriction here is all a new backend needs.
+// kernel yet, or saying why there is no CUDA at all) and tf32 on the CPU. The rest of the
+// trainer is written for any device (Module::to, Tensor::to), so lifting a restriction here
+// is all a new backend needs.
 void check_runnable(const TrainConfig& c);
+
+// The ops the CUDA backend has no kernel for (all of them in a build without CUDA).
+std::vector<std::string> ops_without_cuda_kernel();
+// --device auto: "cuda" when a CUDA device is visible and the backend has every kernel, else
+// "cpu". Any other value is returned as it is.
+std::string resolve_device(const std::string& device);
+
+// What --precision means for a run. fp16 and bf16: forward and loss under an AutocastGuard
+// of that dtype (core/autocast.h) on any device, parameters, optimizer state and checkpoints
+// in float32 (master weights); fp16 adds dynamic loss scaling (optim::GradScaler), since its
+// 5-bit exponent underflows small gradients. tf32: float32 GEMM and conv on TF32 tensor cores
+// (core/math_mode.h), CUDA only. fp32: none of these.
+struct PrecisionPolicy {
+  bool autocast = false;
+  DType dtype = DType::bf16;  // autocast's dtype
+  bool loss_scaling = false;
+  bool tf32 = false;
+};
+PrecisionPolicy precision_policy(const std::string& precision);
 
 // The input channels the model reads: in_channels, else the model's own.
 int64_t model_channels(const TrainConfig& c);

@@ -7,7 +7,10 @@
 #include <optional>
 #include <ostream>
 
+#include "core/autocast.h"
 #include "core/autograd.h"
+#include "core/math_mode.h"
+#include "core/pinned.h"
 #include "data/loader.h"
 #include "io/atomic_file.h"
 #include "io/safetensors.h"
@@ -43,9 +46,11 @@ void write_text_atomic(const std::string& path, const std::string& text) {
 }
 
 // Keys a resumed run may change: they do not alter the steps it takes.
+// The device may change too (a GPU run continued on another GPU, or on the CPU): the
+// checkpoint is device-free; only bit-exactness needs the same device.
 bool may_change_on_resume(const std::string& key) {
   for (const char* k : {"epochs", "stop_at_step", "output_dir", "overwrite", "save",
-                        "checkpoint_every", "resume", "log_every", "quiet", "workers"})
+                        "checkpoint_every", "resume", "log_every", "quiet", "workers", "device"})
     if (key == k) return true;
   return false;
 }
@@ -57,8 +62,8 @@ void check_resume_compatible(const TrainConfig& saved, const TrainConfig& now,
     if (may_change_on_resume(f.key) || saved.*member == now.*member) return;
     WHET_FAIL("--resume: ", flag_of(f.key), " differs from the run in ", source,
               "; a resumed run keeps its configuration (only --epochs, --stop-at-step, "
-              "--workers, --checkpoint-every, --log-every, --output-dir, --save, --quiet may "
-              "change)");
+              "--workers, --device, --checkpoint-every, --log-every, --output-dir, --save, --quiet "
+              "may change)");
   });
   WHET_CHECK(
       now.epochs == saved.epochs || (now.scheduler != "cosine" && now.scheduler != "onecycle"),
@@ -92,6 +97,7 @@ struct Trainer::State {
   std::ostream* out = nullptr;
   bool tty = false;
   Device device;
+  PrecisionPolicy precision;
   data::TrainVal data;
   std::vector<std::string> class_names;
   models::ClassifierPtr model;
@@ -125,14 +131,19 @@ struct Trainer::State {
   EvalResult validate(data::DataLoader& loader, double& mean_loss);
 };
 
-// One optimizer step on a batch: forward, loss (+ L1), scaled backward, clipping, step,
-// schedule. The logged loss is the criterion's alone, comparable with the validation loss.
+// One optimizer step on a batch: forward and loss (+ L1) under the precision's autocast,
+// scaled backward, clipping, step (skipped by the scaler on an fp16 overflow), schedule. The
+// logged loss is the criterion's alone, comparable with the validation loss.
 StepOutcome Trainer::State::train_step(const data::Batch& b) {
   Tensor x = b.images.to(device), y = b.labels.to(device);
   opt->zero_grad();
-  Tensor logits = model->forward(x);
-  Tensor loss = (*criterion)(logits, y);
-  Tensor total = cfg.l1 > 0 ? loss + nn::l1_penalty(trainable) * cfg.l1 : loss;
+  Tensor logits, loss, total;
+  {
+    AutocastGuard autocast(precision.dtype, precision.autocast);
+    logits = model->forward(x);
+    loss = (*criterion)(logits, y);
+    total = cfg.l1 > 0 ? loss + nn::l1_penalty(trainable) * cfg.l1 : loss;
+  }
   scaler->scale(total).backward();
   if (cfg.clip_grad > 0) {
     scaler->unscale_(*opt);
@@ -202,6 +213,7 @@ void Trainer::State::restore(const Checkpoint& ck) {
 EvalResult Trainer::State::validate(data::DataLoader& loader, double& mean_loss) {
   model->eval();
   NoGradGuard no_grad;
+  AutocastGuard autocast(precision.dtype, precision.autocast);
   EvalAccumulator acc(model->num_classes(), class_names);
   double loss_sum = 0;
   loader.seek({0, 0});
@@ -224,8 +236,11 @@ Trainer::Trainer(TrainConfig config, std::ostream* out, bool tty) : s_(std::make
   TrainConfig& c = s.cfg;
   c = std::move(config);
   resolve(c);
+  c.device = resolve_device(c.device);  // config.toml records the device the run used
   check_runnable(c);
   s.device = Device::parse(c.device);
+  s.precision = precision_policy(c.precision);
+  set_allow_tf32(s.precision.tf32);  // process-wide: each run sets it for itself
 
   std::optional<Checkpoint> ck;
   if (!c.resume.empty()) {
@@ -264,6 +279,8 @@ Trainer::Trainer(TrainConfig config, std::ostream* out, bool tty) : s_(std::make
   lo.drop_last = s.data.train->size() > c.batch_size;
   lo.num_workers = int(c.workers);
   lo.seed = uint64_t(c.seed);
+  // Batches bound for a GPU are loaded into pinned memory, whose upload does not wait.
+  if (s.device.is_cuda()) lo.allocator = [](const Shape& sh, DType t) { return empty_pinned(sh, t); };
   s.train_loader = std::make_unique<data::DataLoader>(s.data.train, train_transform_for(c), lo);
   if (s.data.val) {
     data::LoaderOptions vo = lo;
@@ -280,7 +297,7 @@ Trainer::Trainer(TrainConfig config, std::ostream* out, bool tty) : s_(std::make
   s.opt = make_optimizer(s.groups, c);
   s.schedule = std::make_unique<Schedule>(*s.opt, c, s.steps_per_epoch, s.total_steps);
   optim::GradScalerOptions so;
-  so.enabled = c.precision == "fp16";  // bf16 and tf32 keep float32's exponent range
+  so.enabled = s.precision.loss_scaling;
   s.scaler = std::make_unique<optim::GradScaler>(so);
   s.criterion = std::make_unique<Criterion>(c.loss, num_classes, c.label_smoothing);
 
@@ -324,6 +341,11 @@ TrainResult Trainer::run() {
                    " classes, " + models::with_commas(params) + " parameters, " +
                    models::with_commas(trainable) + " trainable");
   for (const std::string& line : s.setup_log) progress.message(line);
+  if (s.precision.autocast)
+    progress.message("precision: " + c.precision + " autocast, float32 master weights" +
+                     (s.precision.loss_scaling ? ", dynamic loss scaling" : ""));
+  else if (s.precision.tf32)
+    progress.message("precision: float32 with TF32 matrix math");
   for (const ParamGroupSpec& g : s.groups) {
     char lr[32];
     std::snprintf(lr, sizeof lr, "%.4g", g.lr);

@@ -23,11 +23,13 @@
 //   report.html        train/report.h, after each epoch and at the end
 // and, with c.save, the final weights (PyTorch layout and names, metadata "class_names").
 //
-// Each epoch trains in train mode and validates in eval mode under NoGradGuard. Resuming
+// Each epoch trains in train mode and validates in eval mode under NoGradGuard; with
+// precision bf16 or fp16 both run forward and loss under an AutocastGuard, with float32
+// parameters, optimizer state and checkpoints (train/setup.h, PrecisionPolicy). Resuming
 // (c.resume = a run's directory; see resume_config) restores weights, optimizer, schedule,
 // scaler, generator and the loader's position, so a run interrupted after N steps and resumed
 // for M more ends with the same weights, bit for bit on the CPU (for a fixed OpenMP thread
-// count), as the uninterrupted N + M steps.
+// count, mixed precision included), as the uninterrupted N + M steps.
 #pragma once
 #include <atomic>
 #include <iosfwd>
