@@ -1,32 +1,38 @@
 #!/usr/bin/env bash
-# The one script a session with the GPU machine runs (docs/DEVICE.md): configure and build
-# with CUDA for sm_90, run the GPU suite, the CPU suites, then every benchmark binary; full
-# logs go under $OUT (default /tmp/whet_out) and a short table is printed last.
+# The one script a session with the GPU machine runs (shared/docs/DEVICE.md). The GPU machine
+# cannot build whet (no CLI11/toml++/nlohmann headers, no package installs), so the build
+# happens here and travels: tools/pack_gpu_build.sh writes gpu-pack/ (binaries, Debian's
+# libjpeg, the Fashion-MNIST files), then the device tool runs this script with gpu-pack
+# carried:
 #
-#   OUT=... tools/device_check.sh            # build in build-gpu, then test and bench
-#   WHET_SKIP_BUILD=1 WHET_BUILD_DIR=build-c tools/device_check.sh   # use a carried build
+#   tools/pack_gpu_build.sh                         # here
+#   device run: carry ["gpu-pack"], command "tools/device_check.sh", timeout_s 590
 #
-# Knobs (environment): WHET_BUILD_DIR (build-gpu), WHET_JOBS (16), WHET_SKIP_BUILD (0),
-# WHET_SKIP_CPU_TESTS (0), WHET_SKIP_BENCH (0), WHET_GPU_TEST_ARGS (extra doctest options,
-# e.g. -tc='*matmul*'), timeouts in seconds: WHET_GPU_TIMEOUT (240), WHET_CPU_TIMEOUT (180),
-# WHET_BENCH_TIMEOUT (60, per binary).
+# Steps: the GPU suite; `whet ops` (which ops have CUDA kernels); whole training steps per
+# second (bench_train) beside the PyTorch figures of DEVICE.md; the README demo on the GPU.
+# Every step has its own timeout and log under $OUT; a table is printed last.
+#
+# Knobs (environment): WHET_PACK (gpu-pack), WHET_GPU_TEST_ARGS (extra doctest options, e.g.
+# -tc='*conv*'), WHET_SKIP_BENCH, WHET_SKIP_DEMO, timeouts in seconds: WHET_GPU_TIMEOUT (180),
+# WHET_BENCH_TIMEOUT (40 per configuration), WHET_DEMO_TIMEOUT (120).
 set -uo pipefail  # not -e: every step runs and reports, a failure does not end the check
 
 cd "$(dirname "$0")/.." || exit 2
 OUT=${OUT:-/tmp/whet_out}
 mkdir -p "$OUT"
-build=${WHET_BUILD_DIR:-build-gpu}
-jobs=${WHET_JOBS:-16}
-gpu_timeout=${WHET_GPU_TIMEOUT:-240}
-cpu_timeout=${WHET_CPU_TIMEOUT:-180}
-bench_timeout=${WHET_BENCH_TIMEOUT:-60}
+pack=$(cd "${WHET_PACK:-gpu-pack}" 2>/dev/null && pwd) || {
+  echo "no ${WHET_PACK:-gpu-pack}/: run tools/pack_gpu_build.sh and carry it"
+  exit 2
+}
+work=$(mktemp -d)
+tar -C "$work" -xJf "$pack/bin.tar.xz" || exit 2
+bin="$work/bin"
+export LD_LIBRARY_PATH="$bin/lib:/usr/local/cuda/lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 
 exec > >(tee -a "$OUT/device_check.log") 2>&1
-
-echo "== whet device check, $(date -u +%Y-%m-%dT%H:%M:%SZ), commit $(git rev-parse --short HEAD 2>/dev/null || echo none)"
-nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv,noheader \
-  2>/dev/null || echo "nvidia-smi: not available"
-echo "== logs in $OUT, build in $build"
+echo "== whet device check, $(date -u +%Y-%m-%dT%H:%M:%SZ), $(cat "$pack/commit" 2>/dev/null)"
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null ||
+  echo "nvidia-smi: not available"
 
 names=() states=() secs=() notes=()
 
@@ -53,79 +59,53 @@ step() {
   names+=("$name")
   states+=("$state")
   secs+=("$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.1f", b - a }')")
-  if [[ $state == skipped ]]; then notes+=("$(tail -n 1 "$log")"); else notes+=(""); fi
+  notes+=("")
   return $rc
 }
-
 note() { notes[${#notes[@]}-1]=$1; }
-skip() {
-  names+=("$1")
-  states+=("skipped")
-  secs+=("-")
-  notes+=("$2")
-}
 
-built=1
-if [[ ${WHET_SKIP_BUILD:-0} == 1 ]]; then
-  skip build "WHET_SKIP_BUILD=1 (using $build)"
-else
-  launcher=()
-  if command -v ccache >/dev/null; then
-    launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_CUDA_COMPILER_LAUNCHER=ccache)
-  fi
-  step configure cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DWHET_CUDA=ON \
-    -DCMAKE_CUDA_ARCHITECTURES=90 "${launcher[@]}" || built=0
-  if [[ $built == 1 ]]; then
-    step build cmake --build "$build" -j "$jobs" || built=0
-    note "$(grep -c 'warning' "$OUT/build.log") warning lines"
-  fi
+# shellcheck disable=SC2086  # the extra doctest options are words on purpose
+step gpu_tests timeout "${WHET_GPU_TIMEOUT:-180}" "$bin/whet_gpu_tests" --duration=true \
+  ${WHET_GPU_TEST_ARGS:-}
+note "$(grep -E '^\[doctest\] (test cases|assertions):' "$OUT/gpu_tests.log" | tr -s ' ' |
+  paste -sd ';' -)"
+
+step ops "$bin/whet" ops
+note "$(tail -n 1 "$OUT/ops.log")"
+
+# Training steps per second, the protocol of DEVICE.md's PyTorch table (synthetic 224x224
+# inputs on the device, SGD momentum 0.9, 10 classes, median of 20 steps).
+if [[ ${WHET_SKIP_BENCH:-0} != 1 ]]; then
+  bench() {  # NAME ARGS...
+    local name=$1
+    shift
+    step "train_$name" timeout "${WHET_BENCH_TIMEOUT:-40}" "$bin/bench_train" --device cuda \
+      --steps 20 --warmup 5 --json "$OUT/train_$name.json" "$@"
+    note "$(grep -o '[0-9.]* img/s' "$OUT/train_$name.log")"
+  }
+  bench r18_fp32 --model resnet18 --batch 128 --precision fp32
+  bench r18_tf32 --model resnet18 --batch 128 --precision tf32
+  bench r18_fp16 --model resnet18 --batch 128 --precision fp16
+  bench r18_bf16 --model resnet18 --batch 128 --precision bf16
+  bench r18_head --model resnet18 --batch 128 --precision bf16 --train head
+  bench r50_bf16 --model resnet50 --batch 128 --precision bf16
+  bench mnv2_bf16 --model mobilenet_v2 --batch 128 --precision bf16
 fi
 
-gpu_bin="$build/tests/whet_gpu_tests"
-if [[ $built == 1 && -x $gpu_bin ]]; then
-  # shellcheck disable=SC2086  # the extra doctest options are words on purpose
-  step gpu_tests timeout "$gpu_timeout" "$gpu_bin" --duration=true ${WHET_GPU_TEST_ARGS:-}
-  summary=$(grep -E '^\[doctest\] (test cases|assertions):' "$OUT/gpu_tests.log" | tr -s ' ' |
-    paste -sd ';' -)
-  [[ -z $summary ]] || note "$summary"
-else
-  skip gpu_tests "no binary at $gpu_bin"
-fi
-
-if [[ ${WHET_SKIP_CPU_TESTS:-0} == 1 ]]; then
-  skip cpu_tests "WHET_SKIP_CPU_TESTS=1"
-elif [[ $built == 1 ]]; then
-  step cpu_tests ctest --test-dir "$build" -E '^gpu_tests$' -j "$jobs" --output-on-failure \
-    --timeout "$cpu_timeout"
-  note "$(grep -E 'tests passed|tests failed' "$OUT/cpu_tests.log" | tail -n 1)"
-else
-  skip cpu_tests "build failed"
-fi
-
-# Benchmarks run from $OUT so that any JSON they write lands beside the logs.
-if [[ ${WHET_SKIP_BENCH:-0} == 1 ]]; then
-  skip bench "WHET_SKIP_BENCH=1"
-elif [[ $built == 1 && -d $build/bench ]]; then
-  found=0
-  for bin in "$build"/bench/*; do
-    [[ -f $bin && -x $bin ]] || continue
-    found=1
-    name=$(basename "$bin")
-    abs="$(cd "$(dirname "$bin")" && pwd)/$name"
-    # shellcheck disable=SC2016  # expanded by the inner shell
-    step "$name" bash -c 'cd "$1" && exec timeout "$2" "$3"' _ "$OUT" "$bench_timeout" "$abs"
-  done
-  [[ $found == 1 ]] || skip bench "no binaries in $build/bench"
-else
-  skip bench "no $build/bench"
+# The README demo on the GPU, from the carried Fashion-MNIST files.
+if [[ ${WHET_SKIP_DEMO:-0} != 1 ]]; then
+  step demo_cuda timeout "${WHET_DEMO_TIMEOUT:-120}" env WHET="$bin/whet" \
+    WHET_DEMO_DATA="fashion-mnist:$pack/fashion-mnist" WHET_DEMO_OUT="$OUT/demo" \
+    tools/demo_runs.sh --device cuda
+  note "$(grep -E 'full network|from scratch' "$OUT/demo_cuda.log" | tr -s ' ' | paste -sd ';' -)"
 fi
 
 echo
 echo "== summary (logs: $OUT)"
 failed=0
-printf '%-22s %-10s %8s  %s\n' step status seconds note
+printf '%-14s %-10s %8s  %s\n' step status seconds note
 for i in "${!names[@]}"; do
-  printf '%-22s %-10s %8s  %s\n' "${names[$i]}" "${states[$i]}" "${secs[$i]}" "${notes[$i]}"
+  printf '%-14s %-10s %8s  %s\n' "${names[$i]}" "${states[$i]}" "${secs[$i]}" "${notes[$i]}"
   [[ ${states[$i]} == ok || ${states[$i]} == skipped ]] || failed=1
 done
 exit $failed
