@@ -82,6 +82,24 @@ void check_exact_resume(TrainConfig c, const std::vector<int64_t>& stops, const 
 
 }  // namespace
 
+TEST_CASE("train: --val-every validates every N epochs and after the last") {
+  TempDir dir;
+  TrainConfig c = tiny_config(write_tensor_data(dir / "data.safetensors"), dir / "run");
+  c.epochs = 5;
+  c.val_every = 2;
+  whet::train::TrainResult r = whet::train::Trainer(c).run();
+  CHECK(r.completed);
+  std::vector<int> validated;
+  for (const auto& j : read_jsonl(c.output_dir + "/metrics.jsonl")) {
+    if (j["kind"] != "epoch") continue;
+    CHECK(j["train_loss"].is_number());
+    if (j["val_acc"].is_number()) validated.push_back(j["epoch"].get<int>());
+  }
+  CHECK(validated == std::vector<int>{2, 4, 5});
+  std::ifstream ef(c.output_dir + "/eval.json");
+  CHECK(whet::train::eval_result_from_json(nlohmann::json::parse(ef)).accuracy == r.val_acc);
+}
+
 TEST_CASE("train: a run writes its config, metrics, checkpoints, eval.json, report and weights") {
   TempDir dir;
   TrainConfig c = tiny_config(write_tensor_data(dir / "data.safetensors"), dir / "run");

@@ -446,18 +446,24 @@ TrainResult Trainer::run() {
     // The lr the epoch's last step used: what one-cycle sets after the final step is past
     // its schedule.
     rec.lr = epoch_lr;
-    if (s.val_loader) {
+    // Validation every val_every epochs and always after the last, whose pass eval.json reuses.
+    const bool validating =
+        s.val_loader && ((epoch + 1) % c.val_every == 0 || epoch + 1 == c.epochs);
+    if (validating) {
       const Clock::time_point val_start = Clock::now();
       s.last_eval = s.validate(*s.val_loader, rec.val_loss);
       rec.val_acc = s.last_eval->accuracy;
       rec.val_top5 = s.last_eval->top5;
       last_val_seconds = seconds_since(val_start);
     }
-    s.schedule->after_epoch(s.val_loader ? rec.val_loss : rec.train_loss);
+    if (validating)
+      s.schedule->after_epoch(rec.val_loss);
+    else if (!s.val_loader)
+      s.schedule->after_epoch(rec.train_loss);
     const double seconds = s.epoch_seconds + seconds_since(epoch_start);
     rec.seconds = seconds;
     s.epochs_done = epoch + 1;
-    const bool improved = s.val_loader && !(rec.val_acc <= s.best_val_acc);  // NaN: first
+    const bool improved = validating && !(rec.val_acc <= s.best_val_acc);  // NaN: first
     if (improved) {
       s.best_val_acc = rec.val_acc;
       s.best_epoch = epoch + 1;
@@ -472,7 +478,7 @@ TrainResult Trainer::run() {
     std::snprintf(line, sizeof line, "epoch %lld/%lld  train loss %.4f acc %.4f",
                   (long long)(epoch + 1), (long long)c.epochs, rec.train_loss, rec.train_acc);
     std::string summary = line;
-    if (s.val_loader) {
+    if (validating) {
       std::snprintf(line, sizeof line, "  val loss %.4f acc %.4f top5 %.4f%s", rec.val_loss,
                     rec.val_acc, rec.val_top5, improved ? " (best)" : "");
       summary += line;
