@@ -5,7 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/setup.sh
-tools/build.sh "$@"
+# AUTO: the CUDA backend is compiled wherever nvcc is, GPU or not (the demo may have
+# configured the same build folder without it).
+tools/build.sh -DWHET_CUDA="${WHET_CUDA:-AUTO}" "$@"
 build_dir=${WHET_BUILD_DIR:-build}
 # Tests run two at a time on two cores: idle OpenMP threads must sleep, not spin, or the two
 # processes starve each other.
