@@ -54,20 +54,30 @@ void check_globs_match(const models::Classifier& m, const std::vector<std::strin
 
 }  // namespace
 
+Device runnable_device(const std::string& value, const std::string& flag) {
+  const Device d = [&] {
+    try {
+      return Device::parse(resolve_device(value));
+    } catch (const Error&) {
+      WHET_FAIL(flag, " '", value, "': expected cpu, cuda, cuda:N or auto");
+    }
+  }();
+  if (!d.is_cuda()) return d;
+  WHET_CHECK(cuda_compiled(), flag, " ", value,
+             ": this whet was built without CUDA (WHET_CUDA=OFF or no CUDA toolkit found); "
+             "use ", flag, " cpu");
+  const int n = cuda_device_count();
+  WHET_CHECK(n > 0, flag, " ", value, ": no CUDA device is visible");
+  WHET_CHECK(d.index < n, flag, " ", value, ": only ", n, " CUDA device(s) visible");
+  const std::vector<std::string> missing = ops_without_cuda_kernel();
+  WHET_CHECK(missing.empty(), flag, " ", value, ": the CUDA backend of this build has no ",
+             "kernel for ", some(missing, 64),
+             " (see `whet ops`; convolution needs cuDNN at build time); use ", flag, " cpu");
+  return d;
+}
+
 void check_runnable(const TrainConfig& c) {
-  const Device d = Device::parse(c.device);
-  if (d.is_cuda()) {
-    WHET_CHECK(cuda_compiled(), "--device ", c.device,
-               ": this whet was built without CUDA (WHET_CUDA=OFF or no CUDA toolkit found); "
-               "use --device cpu");
-    const int n = cuda_device_count();
-    WHET_CHECK(n > 0, "--device ", c.device, ": no CUDA device is visible");
-    WHET_CHECK(d.index < n, "--device ", c.device, ": only ", n, " CUDA device(s) visible");
-    const std::vector<std::string> missing = ops_without_cuda_kernel();
-    WHET_CHECK(missing.empty(), "--device ", c.device, ": the CUDA backend of this build has no ",
-               "kernel for ", some(missing, 64),
-               " (see `whet ops`; convolution needs cuDNN at build time); use --device cpu");
-  }
+  const Device d = runnable_device(c.device);
   WHET_CHECK(c.precision != "tf32" || d.is_cuda(),
              "--precision tf32 needs --device cuda; the CPU computes float32 exactly (use "
              "--precision fp32, or bf16 / fp16 for mixed precision on the CPU)");

@@ -24,6 +24,10 @@ std::vector<std::string> ops_without_cuda_kernel();
 // --device auto: "cuda" when a CUDA device is visible and the backend has every kernel, else
 // "cpu". Any other value is returned as it is.
 std::string resolve_device(const std::string& device);
+// The device a --device value (cpu, cuda, cuda:N or auto) names, checked against this build
+// and machine: CUDA must be compiled in, the device visible, and every op must have a CUDA
+// kernel. Throws naming `flag` and the reason. Shared by train, eval and forward.
+Device runnable_device(const std::string& value, const std::string& flag = "--device");
 
 // What --precision means for a run. fp16 and bf16: forward and loss under an AutocastGuard
 // of that dtype (core/autocast.h) on any device, parameters, optimizer state and checkpoints

@@ -14,6 +14,7 @@
 #include "tools/whet/commands.h"
 #include "tools/whet/load_classifier.h"
 #include "train/evaluate.h"
+#include "train/setup.h"
 
 namespace whet::cli {
 
@@ -24,15 +25,8 @@ struct EvalArgs : ClassifierArgs {
   int workers = 2;
 };
 
-Device pick_device(const std::string& name) {
-  if (name == "cpu") return Device::cpu();
-  WHET_CHECK(cuda_compiled(), "--device cuda: this whet was built without CUDA");
-  WHET_CHECK(cuda_device_count() > 0, "--device cuda: no CUDA device is visible");
-  return Device::cuda(0);
-}
-
 int run_eval(const EvalArgs& a) {
-  const Device device = pick_device(a.device);
+  const Device device = train::runnable_device(a.device);
   LoadedClassifier lc = load_classifier(a.model, a.weights, a.num_classes);
   const int64_t num_classes = lc.model->num_classes();
   const int channels = lc.model->in_channels() == 1 ? 1 : 3;
@@ -111,7 +105,7 @@ void add_eval_command(CLI::App& app) {
   cmd->add_option("--json", a->json,
                   "Also write the results as JSON to this file (- : stdout "
                   "instead of the table)");
-  cmd->add_option("--device", a->device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}));
+  cmd->add_option("--device", a->device, "cpu, cuda, cuda:N or auto");
   cmd->callback([a] { set_action([a] { return run_eval(*a); }); });
 }
 

@@ -10,6 +10,7 @@
 #include "io/weights.h"
 #include "models/registry.h"
 #include "tools/whet/commands.h"
+#include "train/setup.h"
 
 namespace whet::cli {
 
@@ -19,22 +20,8 @@ struct ForwardArgs {
   int64_t num_classes = 1000;
 };
 
-// Refuses, with the reason, what this build cannot run.
-void check_runnable(const ForwardArgs& a) {
-  if (a.device == "cuda") {
-    WHET_CHECK(cuda_compiled(),
-               "--device cuda: this whet was built without CUDA (WHET_CUDA=OFF "
-               "or no CUDA toolkit found)");
-    WHET_CHECK(cuda_device_count() > 0, "--device cuda: no CUDA device is visible");
-    const Backend* cuda = cuda_backend();
-    WHET_CHECK(cuda != nullptr && cuda->conv2d != nullptr && cuda->batch_norm != nullptr,
-               "--device cuda: convolution and batch norm have no CUDA kernels yet; model "
-               "forwards on the GPU are not available until the CUDA backend lands");
-  }
-}
-
 int run_forward(const ForwardArgs& a) {
-  check_runnable(a);
+  const Device device = train::runnable_device(a.device);  // before any work: refuse early
   models::ModelOptions o;
   o.num_classes = a.num_classes;
   o.init_weights = false;  // the strict load below overwrites every weight
@@ -52,7 +39,6 @@ int run_forward(const ForwardArgs& a) {
   WHET_CHECK(x.size(3) == m->in_channels(), a.input, ": 'input' has ", x.size(3),
              " channels, the model's stem reads ", m->in_channels());
 
-  const Device device = a.device == "cuda" ? Device::cuda(0) : Device::cpu();
   const DType dtype = a.precision == "fp16"   ? DType::f16
                       : a.precision == "bf16" ? DType::bf16
                                               : DType::f32;
@@ -84,7 +70,7 @@ void add_forward_command(CLI::App& app) {
       ->check(CLI::ExistingFile);
   cmd->add_option("--output", a->output, "safetensors file to write `logits` (N, K) float32")
       ->required();
-  cmd->add_option("--device", a->device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}));
+  cmd->add_option("--device", a->device, "cpu, cuda, cuda:N or auto");
   cmd->add_option("--precision", a->precision,
                   "fp32, or fp16 / bf16: the whole model and input cast to that dtype")
       ->check(CLI::IsMember({"fp32", "fp16", "bf16"}));
