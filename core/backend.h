@@ -135,6 +135,37 @@ struct Backend {
                                  const Tensor& class_weight, const CrossEntropyOptions& o,
                                  const Tensor& lse, const Tensor& glosses, Tensor& glogits);
 
+  // ---- optimizer updates and loss scaling (optim/): one fused pass per parameter ----
+  // param, grad and the state tensors share one shape and dtype (float32 or float64) and this
+  // device. Scalars are rounded to that dtype where PyTorch's CPU kernels round them, so
+  // float64 trajectories match torch.optim's. found_inf is undefined or a 0-D float32 on the
+  // device: when it holds a non-zero the kernel writes nothing at all (GradScaler's skipped
+  // step, decided on the device without a host read).
+  // SGD: momentum_buffer is undefined when momentum is 0; first_step makes the buffer the
+  // (decayed) gradient itself, undampened, as PyTorch's first momentum step.
+  void (*sgd_step)(Tensor& param, const Tensor& grad, Tensor& momentum_buffer, bool first_step,
+                   const SgdStepOptions& o, const Tensor& found_inf);
+  // Adam and AdamW: step is the 0-D float32 count of applied updates (PyTorch's
+  // state["step"]), incremented here; max_exp_avg_sq is defined exactly when amsgrad is.
+  void (*adam_step)(Tensor& param, const Tensor& grad, Tensor& exp_avg, Tensor& exp_avg_sq,
+                    Tensor& max_exp_avg_sq, Tensor& step, const AdamStepOptions& o,
+                    const Tensor& found_inf);
+  // RMSprop: grad_avg is defined exactly when centered, momentum_buffer when momentum > 0;
+  // step counts as Adam's.
+  void (*rmsprop_step)(Tensor& param, const Tensor& grad, Tensor& square_avg, Tensor& grad_avg,
+                       Tensor& momentum_buffer, Tensor& step, const RmspropStepOptions& o,
+                       const Tensor& found_inf);
+  // GradScaler's unscale (torch._amp_foreach_non_finite_check_and_unscale_ for one tensor):
+  // found_inf (0-D float32) becomes 1 when grad holds an inf or NaN, and is never cleared
+  // here; then grad *= float32(1 / double(scale)). grad float32 or float64, scale 0-D float32.
+  void (*amp_unscale)(Tensor& grad, const Tensor& scale, Tensor& found_inf);
+  // torch._amp_update_scale_: scale (0-D float32), growth_tracker (0-D int64), found_inf
+  // (0-D float32). On inf: scale *= backoff, tracker = 0. Otherwise tracker += 1, and when it
+  // reaches growth_interval: scale *= growth (kept only when finite), tracker = 0.
+  void (*amp_update_scale)(Tensor& scale, Tensor& growth_tracker, const Tensor& found_inf,
+                           double growth_factor, double backoff_factor,
+                           int64_t growth_interval);
+
   // ---- dropout ----
   // mask = (uniform >= p) / (1 - p), drawn like `random` with the same (seed, offset) rule.
   void (*dropout_mask)(Tensor& mask, double p, uint64_t seed, uint64_t offset);

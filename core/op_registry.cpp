@@ -51,6 +51,12 @@ std::vector<OpInfo> build() {
       {"log_softmax", true, SLOT(b.softmax && b.softmax_backward)},
       {"dropout", true, SLOT(b.dropout_mask && b.binary)},
       {"cross_entropy", true, SLOT(b.cross_entropy && b.cross_entropy_backward)},
+      // Not autograd ops: the fused updates optim/ runs, so a device lacking them cannot train.
+      {"sgd_step", false, SLOT(b.sgd_step)},
+      {"adam_step", false, SLOT(b.adam_step)},
+      {"rmsprop_step", false, SLOT(b.rmsprop_step)},
+      {"amp_unscale", false, SLOT(b.amp_unscale)},
+      {"amp_update_scale", false, SLOT(b.amp_update_scale)},
   };
   ops.insert(ops.end(), rest.begin(), rest.end());
   return ops;

@@ -38,4 +38,20 @@ struct CrossEntropyOptions {
   double label_smoothing = 0.0;
 };
 
+// Hyper-parameters of the fused optimizer updates (Backend::sgd_step and friends), by
+// torch.optim's names and with its defaults. optim/'s options extend them with checks.
+struct SgdStepOptions {
+  double lr = 1e-3, momentum = 0.0, dampening = 0.0, weight_decay = 0.0;
+  bool nesterov = false, maximize = false;
+};
+struct AdamStepOptions {
+  double lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0.0;  // PyTorch's betas
+  bool amsgrad = false, maximize = false;
+  bool decoupled_weight_decay = false;  // AdamW (PyTorch >= 2.6's Adam flag of that name)
+};
+struct RmspropStepOptions {
+  double lr = 1e-2, alpha = 0.99, eps = 1e-8, weight_decay = 0.0, momentum = 0.0;
+  bool centered = false, maximize = false;
+};
+
 }  // namespace whet

@@ -1,8 +1,5 @@
 #include "optim/adam.h"
 
-#include <cmath>
-
-#include "optim/update_math.h"
 
 namespace whet::optim {
 
@@ -45,40 +42,18 @@ std::vector<std::string> Adam::required_state_for(const AdamOptions& o) const {
 }
 
 void Adam::update_param(const AdamOptions& o, Tensor& param, const Tensor& grad,
-                        ParamState& st) {
+                        ParamState& st, const Tensor& found_inf) {
   if (st.empty()) {
+    st.step = zeros({}, DType::f32, param.device());
     st.set("exp_avg", zeros_like(param));
     st.set("exp_avg_sq", zeros_like(param));
-    if (o.amsgrad) st.set("max_exp_avg_sq", zeros_like(param));
   }
-  st.step += 1;
-  Tensor g = o.maximize ? -grad : grad;
-  Tensor p = param;
-  if (o.weight_decay != 0) {
-    if (o.decoupled_weight_decay) p = p * (1 - o.lr * o.weight_decay);
-    else g = add_scaled(g, p, o.weight_decay);
-  }
-  Tensor m = lerp(*st.find("exp_avg"), g, 1 - o.beta1);
-  Tensor v = addcmul(*st.find("exp_avg_sq") * o.beta2, g, g, 1 - o.beta2);
-  st.set("exp_avg", m);
-  st.set("exp_avg_sq", v);
-
-  // Python computes these in double: beta ** step, then math.sqrt.
-  double step = double(st.step);
-  double bias_correction1 = 1 - std::pow(o.beta1, step);
-  double bias_correction2 = 1 - std::pow(o.beta2, step);
-  double step_size = o.lr / bias_correction1;
-  double bias_correction2_sqrt = std::sqrt(bias_correction2);
-
-  Tensor second = v;
-  if (o.amsgrad) {
-    // amsgrad switched on after some steps (PyTorch would fail): the maximum starts at zero.
-    const Tensor* prev = st.find("max_exp_avg_sq");
-    second = maximum(prev ? *prev : zeros_like(param), v);
-    st.set("max_exp_avg_sq", second);
-  }
-  Tensor denom = sqrt(second) / bias_correction2_sqrt + o.eps;
-  param.copy_(addcdiv(p, m, denom, -step_size));
+  // amsgrad switched on after some steps (PyTorch would fail): the maximum starts at zero.
+  if (o.amsgrad && !st.find("max_exp_avg_sq")) st.set("max_exp_avg_sq", zeros_like(param));
+  Tensor max_exp_avg_sq = o.amsgrad ? *st.find("max_exp_avg_sq") : Tensor();
+  update_kernel(param, &Backend::adam_step, name().c_str())(
+      param, grad, *st.find("exp_avg"), *st.find("exp_avg_sq"), max_exp_avg_sq, st.step, o,
+      found_inf);
 }
 
 }  // namespace whet::optim

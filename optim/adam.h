@@ -8,16 +8,7 @@
 
 namespace whet::optim {
 
-struct AdamOptions {
-  double lr = 1e-3;
-  double beta1 = 0.9, beta2 = 0.999;  // PyTorch's betas
-  double eps = 1e-8;
-  double weight_decay = 0.0;
-  bool amsgrad = false;
-  bool maximize = false;
-  // AdamW's decay (as PyTorch >= 2.6's Adam(decoupled_weight_decay=True)).
-  bool decoupled_weight_decay = false;
-
+struct AdamOptions : AdamStepOptions {  // fields and defaults: core/options.h
   void check() const;
   template <class Self, class F>
   static void fields(Self& o, F&& f) {
@@ -50,7 +41,7 @@ class Adam : public TypedOptimizer<AdamOptions> {
   Adam(std::string name, std::vector<ParamGroup<AdamOptions>> groups)
       : TypedOptimizer(std::move(name), std::move(groups)) {}
   void update_param(const AdamOptions& o, Tensor& param, const Tensor& grad,
-                    ParamState& st) override;
+                    ParamState& st, const Tensor& found_inf) override;
   std::vector<std::string> required_state_for(const AdamOptions& o) const override;
   std::vector<std::string> state_names() const override {
     return {"exp_avg", "exp_avg_sq", "max_exp_avg_sq"};

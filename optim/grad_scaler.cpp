@@ -31,7 +31,10 @@ void GradScaler::check_started(const char* fn) const {
 Tensor GradScaler::scale(const Tensor& loss) {
   if (!o_.enabled) return loss;
   WHET_CHECK(loss.defined(), "GradScaler.scale: the loss is undefined");
-  if (!scale_.defined()) scale_ = full({}, pending_scale_, DType::f32, loss.device());
+  if (!scale_.defined()) {
+    scale_ = full({}, pending_scale_, DType::f32, loss.device());
+    growth_tracker_ = full({}, double(pending_tracker_), DType::i64, loss.device());
+  }
   return loss * cast(to_device(scale_, loss.device()), loss.dtype());
 }
 
@@ -43,8 +46,6 @@ void GradScaler::unscale_(Optimizer& opt) {
              "this optimizer since the last update()");
   WHET_CHECK(st.stage != Stage::stepped, "GradScaler.unscale_() is being called after step()");
   NoGradGuard no_grad;
-  // PyTorch: self._scale.double().reciprocal().float()
-  Tensor inv_scale = cast(reciprocal(cast(scale_, DType::f64)), DType::f32);
   Tensor found = zeros({}, DType::f32, scale_.device());
   for (size_t g = 0; g < opt.num_groups(); ++g) {
     for (const Tensor& p : opt.params(g)) {
@@ -52,61 +53,43 @@ void GradScaler::unscale_(Optimizer& opt) {
       if (!grad.defined()) continue;
       WHET_CHECK(grad.dtype() != DType::f16, "GradScaler.unscale_: attempting to unscale FP16 "
                  "gradients (keep float32 master parameters)");
-      // x * 0 is 0 for a finite x and NaN for inf or NaN, so one sum flags the whole tensor
-      // without a host read; checked before unscaling, as PyTorch does.
-      Tensor probe = sum(grad * 0.0);
-      Tensor bad = cast(to_device(ne(probe, probe), scale_.device()), DType::f32);
-      found = maximum(found, bad);
-      grad.copy_(grad * cast(to_device(inv_scale, grad.device()), grad.dtype()));
+      WHET_CHECK(grad.device() == scale_.device(), "GradScaler.unscale_: a gradient is on ",
+                 grad.device().str(), " but the loss (and the scale) on ",
+                 scale_.device().str());
+      update_kernel(grad, &Backend::amp_unscale, "GradScaler.unscale_")(grad, scale_, found);
     }
   }
   st.found_inf = found;
   st.stage = Stage::unscaled;
 }
 
-bool GradScaler::step(Optimizer& opt) {
+void GradScaler::step(Optimizer& opt) {
   if (!o_.enabled) {
     opt.step();
-    return true;
+    return;
   }
   check_started("step");
   PerOptimizer& st = per_opt_[&opt];
   WHET_CHECK(st.stage != Stage::stepped, "GradScaler.step() has already been called since the "
              "last update()");
   if (st.stage == Stage::ready) unscale_(opt);
-  // The one host read per step. On the device path the optimizer's fused kernels will read
-  // found_inf on the device and skip their own update, so nothing waits here.
-  bool skip = st.found_inf.item() != 0;
-  if (!skip) opt.step();
+  opt.step(st.found_inf);
   st.stage = Stage::stepped;
-  return !skip;
 }
 
 void GradScaler::update() {
   if (!o_.enabled) return;
   check_started("update");
-  bool any_check = false, found = false;
+  NoGradGuard no_grad;
+  Tensor found;
   for (const auto& kv : per_opt_) {
     if (!kv.second.found_inf.defined()) continue;
-    any_check = true;
-    found = found || kv.second.found_inf.item() != 0;
+    found = found.defined() ? maximum(found, kv.second.found_inf) : kv.second.found_inf;
   }
-  WHET_CHECK(any_check, "GradScaler.update: no inf checks were recorded prior to update "
+  WHET_CHECK(found.defined(), "GradScaler.update: no inf checks were recorded prior to update "
              "(call step() or unscale_() first)");
-  // torch._amp_update_scale_ on the host; the device path will run it as a one-thread kernel
-  // over scale_, the growth tracker and found_inf. The scale is float32; products round to it.
-  float s = float(scale_.item());
-  if (found) {
-    s = float(double(s) * o_.backoff_factor);
-    growth_tracker_ = 0;
-  } else if (growth_tracker_ + 1 == o_.growth_interval) {
-    float grown = float(double(s) * o_.growth_factor);
-    if (std::isfinite(grown)) s = grown;  // never grow past float32's range
-    growth_tracker_ = 0;
-  } else {
-    growth_tracker_ += 1;
-  }
-  scale_.fill_(double(s));
+  update_kernel(scale_, &Backend::amp_update_scale, "GradScaler.update")(
+      scale_, growth_tracker_, found, o_.growth_factor, o_.backoff_factor, o_.growth_interval);
   per_opt_.clear();
 }
 
@@ -123,6 +106,10 @@ double GradScaler::get_scale() const {
   return scale_.defined() ? scale_.item() : pending_scale_;
 }
 
+int64_t GradScaler::growth_tracker() const {
+  return growth_tracker_.defined() ? int64_t(growth_tracker_.item()) : pending_tracker_;
+}
+
 Tensor GradScaler::found_inf(const Optimizer& opt) const {
   auto it = per_opt_.find(&opt);
   return it == per_opt_.end() ? Tensor() : it->second.found_inf;
@@ -134,7 +121,7 @@ NamedTensors GradScaler::state_dict() const {
           {"growth_factor", scalar_f64(o_.growth_factor)},
           {"backoff_factor", scalar_f64(o_.backoff_factor)},
           {"growth_interval", scalar_f64(double(o_.growth_interval))},
-          {"growth_tracker", scalar_f64(double(growth_tracker_))}};
+          {"growth_tracker", scalar_f64(double(growth_tracker()))}};
 }
 
 void GradScaler::load_state_dict(const NamedTensors& sd) {
@@ -154,9 +141,13 @@ void GradScaler::load_state_dict(const NamedTensors& sd) {
              "positive and finite, got ", scale);
   WHET_CHECK(tracker >= 0, "GradScaler load_state_dict: growth_tracker must be >= 0");
   o_ = o;
-  growth_tracker_ = tracker;
-  if (scale_.defined()) scale_.fill_(scale);
-  else pending_scale_ = scale;
+  if (scale_.defined()) {
+    scale_.fill_(scale);
+    growth_tracker_.fill_(double(tracker));
+  } else {
+    pending_scale_ = scale;
+    pending_tracker_ = tracker;
+  }
 }
 
 }  // namespace whet::optim

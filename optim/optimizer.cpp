@@ -27,6 +27,8 @@ const Tensor* ParamState::find(const std::string& name) const {
   return nullptr;
 }
 
+int64_t ParamState::steps() const { return step.defined() ? int64_t(step.item()) : 0; }
+
 void ParamState::set(const std::string& name, Tensor t) {
   if (Tensor* p = find(name)) *p = std::move(t);
   else tensors.emplace_back(name, std::move(t));
@@ -69,8 +71,18 @@ void Optimizer::check_not_empty() const {
 
 // ---- step ----
 
-void Optimizer::step() {
+void Optimizer::step(const Tensor& found_inf) {
   NoGradGuard no_grad;
+  if (found_inf.defined()) {
+    WHET_CHECK(found_inf.numel() == 1 && found_inf.dtype() == DType::f32, name_,
+               ": found_inf must be a 0-D float32, not ", dtype_name(found_inf.dtype()), " ",
+               shape_str(found_inf.shape()));
+    bool creates_state = false;
+    for (const Group& grp : groups_)
+      for (size_t i = 0; i < grp.params.size(); ++i)
+        creates_state = creates_state || (grp.params[i].grad().defined() && grp.state[i].empty());
+    if (creates_state && found_inf.item() != 0) return;
+  }
   for (size_t g = 0; g < groups_.size(); ++g) {
     Group& grp = groups_[g];
     for (size_t i = 0; i < grp.params.size(); ++i) {
@@ -81,7 +93,8 @@ void Optimizer::step() {
                  ": gradient of parameter ", param_label(g, i), " is ", dtype_name(grad.dtype()),
                  " on ", grad.device().str(), ", the parameter ", dtype_name(p.dtype()), " on ",
                  p.device().str());
-      update(grp.hyper, p, grad, grp.state[i]);
+      update(grp.hyper, p, grad, grp.state[i],
+             found_inf.defined() ? to_device(found_inf, p.device()) : found_inf);
     }
   }
 }
@@ -204,7 +217,7 @@ NamedTensors Optimizer::state_dict() const {
     for (const ParamState& st : grp.state) {
       std::string pre = "state." + std::to_string(index++) + ".";
       if (st.empty()) continue;
-      if (counts_steps()) sd.emplace_back(pre + "step", Tensor::scalar(double(st.step)));
+      if (counts_steps()) sd.emplace_back(pre + "step", st.step);
       for (const auto& [k, t] : st.tensors) sd.emplace_back(pre + k, t);
     }
   }
@@ -288,7 +301,7 @@ void Optimizer::load_state_dict(const NamedTensors& sd) {
         double s = t.item();
         WHET_CHECK(s >= 0 && s == double(int64_t(s)), what, ": '", key,
                    "' must be a non-negative integer, not ", s);
-        states[size_t(idx)].step = int64_t(s);
+        states[size_t(idx)].step = full({}, s, DType::f32, p.device());
         has_step[size_t(idx)] = true;
         continue;
       }

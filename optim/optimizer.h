@@ -2,8 +2,8 @@
 // hyper-parameters (a head can learn faster than its backbone), per-parameter state, step(),
 // zero_grad(), and a state dict of named tensors.
 //
-// Updates run under NoGradGuard with whet tensor ops, so they work on any device the ops
-// support. A parameter whose gradient is undefined is skipped, its state untouched, exactly as
+// Updates run under NoGradGuard as one fused kernel per parameter (Backend::sgd_step and
+// friends), on the parameter's device; they change parameters and state in place. A parameter whose gradient is undefined is skipped, its state untouched, exactly as
 // PyTorch; parameters that do not require grad are accepted (they never get one).
 //
 // State dict layout (every value a tensor, so it fits a safetensors checkpoint):
@@ -13,7 +13,8 @@
 //   group.<g>.initial_lr   0-D float64, once a scheduler has set it
 //   state.<i>.step         0-D float32 (PyTorch's dtype), optimizers that count steps
 //   state.<i>.<name>       exp_avg, momentum_buffer, ...: the parameter's shape and dtype
-// Only parameters that have stepped have state entries, as in PyTorch.
+// Only parameters that have stepped have state entries, as in PyTorch. The tensors are the
+// live state, as PyTorch's: the next step changes them (clone to keep a snapshot).
 #pragma once
 #include <optional>
 #include <string>
@@ -31,13 +32,25 @@ double hyper_get(const Hyper& h, const std::string& name);  // throws when absen
 
 // One parameter's optimizer state.
 struct ParamState {
-  int64_t step = 0;     // updates applied, for optimizers that count them
+  // Updates applied, for optimizers that count them: a 0-D float32 on the parameter's device
+  // (PyTorch's state["step"]), which the update kernel advances without a host read.
+  Tensor step;
   NamedTensors tensors;  // same shape, dtype and device as the parameter
-  bool empty() const { return step == 0 && tensors.empty(); }
+  bool empty() const { return !step.defined() && tensors.empty(); }
+  int64_t steps() const;  // a host read of step; 0 when undefined
   Tensor* find(const std::string& name);
   const Tensor* find(const std::string& name) const;
   void set(const std::string& name, Tensor t);
 };
+
+// The parameter's device's kernel for an update (e.g. &Backend::adam_step); throws, naming
+// the slot, when that device has none.
+template <class Slot>
+Slot update_kernel(const Tensor& param, Slot Backend::*slot, const char* name) {
+  Slot k = backend(param.device()).*slot;
+  WHET_CHECK(k != nullptr, name, ": no kernel on ", param.device().str());
+  return k;
+}
 
 // A parameter group for optimizer construction: its tensors, optionally named (names show up
 // in error messages), and its hyper-parameters.
@@ -66,8 +79,11 @@ class Optimizer {
 
   const std::string& name() const { return name_; }  // "SGD", "Adam", ...
 
-  // One update of every parameter that has a gradient.
-  void step();
+  // One update of every parameter that has a gradient. found_inf, when defined, is a 0-D
+  // float32 on the parameters' device (GradScaler's): a non-zero value makes the update
+  // write nothing, decided by the kernels on the device. Only a step that would create some
+  // parameter's state reads it on the host first, so that a skipped first step leaves none.
+  void step(const Tensor& found_inf = Tensor());
   // set_to_none (PyTorch's default) drops the gradients; otherwise they are zeroed in place.
   void zero_grad(bool set_to_none = true);
 
@@ -110,8 +126,9 @@ class Optimizer {
   // ---- what each optimizer defines ----
   // Throws whet::Error naming the first invalid value.
   virtual void check_hyper(const Hyper& h) const = 0;
-  // One parameter's update, under NoGradGuard. `param` must be changed in place (copy_).
-  virtual void update(const Hyper& h, Tensor& param, const Tensor& grad, ParamState& st) = 0;
+  // One parameter's update, under NoGradGuard, in place; nothing when found_inf says skip.
+  virtual void update(const Hyper& h, Tensor& param, const Tensor& grad, ParamState& st,
+                      const Tensor& found_inf) = 0;
   // Names of the state tensors it may keep, and those that must exist once a parameter has
   // state, given its group's hyper-parameters.
   virtual std::vector<std::string> state_names() const = 0;
@@ -167,12 +184,13 @@ class TypedOptimizer : public Optimizer {
   }
 
   virtual void update_param(const Options& o, Tensor& param, const Tensor& grad,
-                            ParamState& st) = 0;
+                            ParamState& st, const Tensor& found_inf) = 0;
   virtual std::vector<std::string> required_state_for(const Options& o) const = 0;
 
   void check_hyper(const Hyper& h) const override { from_hyper(h).check(); }
-  void update(const Hyper& h, Tensor& param, const Tensor& grad, ParamState& st) override {
-    update_param(from_hyper(h), param, grad, st);
+  void update(const Hyper& h, Tensor& param, const Tensor& grad, ParamState& st,
+              const Tensor& found_inf) override {
+    update_param(from_hyper(h), param, grad, st, found_inf);
   }
   std::vector<std::string> required_state(const Hyper& h) const override {
     return required_state_for(from_hyper(h));

@@ -1,7 +1,5 @@
 #include "optim/rmsprop.h"
 
-#include "optim/update_math.h"
-
 namespace whet::optim {
 
 void RMSpropOptions::check() const {
@@ -28,34 +26,21 @@ std::vector<std::string> RMSprop::required_state_for(const RMSpropOptions& o) co
 }
 
 void RMSprop::update_param(const RMSpropOptions& o, Tensor& param, const Tensor& grad,
-                           ParamState& st) {
-  if (st.empty()) st.set("square_avg", zeros_like(param));
+                           ParamState& st, const Tensor& found_inf) {
+  if (st.empty()) {
+    st.step = zeros({}, DType::f32, param.device());
+    st.set("square_avg", zeros_like(param));
+  }
   // Buffers a later change of momentum/centered asks for start at zero, as a fresh state would.
-  auto state = [&](const char* name) {
-    const Tensor* t = st.find(name);
-    return t ? *t : zeros_like(param);
+  auto state = [&](const char* name, bool wanted) {
+    if (!wanted) return Tensor();
+    if (!st.find(name)) st.set(name, zeros_like(param));
+    return *st.find(name);
   };
-  st.step += 1;
-  Tensor g = o.maximize ? -grad : grad;
-  if (o.weight_decay != 0) g = add_scaled(g, param, o.weight_decay);
-  Tensor square_avg = addcmul(state("square_avg") * o.alpha, g, g, 1 - o.alpha);
-  st.set("square_avg", square_avg);
-  Tensor avg;
-  if (o.centered) {
-    Tensor grad_avg = lerp(state("grad_avg"), g, 1 - o.alpha);
-    st.set("grad_avg", grad_avg);
-    avg = sqrt(addcmul(square_avg, grad_avg, grad_avg, -1));
-  } else {
-    avg = sqrt(square_avg);
-  }
-  avg = avg + o.eps;
-  if (o.momentum > 0) {
-    Tensor buf = addcdiv(state("momentum_buffer") * o.momentum, g, avg, 1);
-    st.set("momentum_buffer", buf);
-    param.copy_(add_scaled(param, buf, -o.lr));
-  } else {
-    param.copy_(addcdiv(param, g, avg, -o.lr));
-  }
+  Tensor grad_avg = state("grad_avg", o.centered);
+  Tensor buf = state("momentum_buffer", o.momentum > 0);
+  update_kernel(param, &Backend::rmsprop_step, "RMSprop")(
+      param, grad, *st.find("square_avg"), grad_avg, buf, st.step, o, found_inf);
 }
 
 }  // namespace whet::optim

@@ -7,15 +7,7 @@
 
 namespace whet::optim {
 
-struct RMSpropOptions {
-  double lr = 1e-2;
-  double alpha = 0.99;
-  double eps = 1e-8;
-  double weight_decay = 0.0;
-  double momentum = 0.0;
-  bool centered = false;
-  bool maximize = false;
-
+struct RMSpropOptions : RmspropStepOptions {  // fields and defaults: core/options.h
   void check() const;
   template <class Self, class F>
   static void fields(Self& o, F&& f) {
@@ -37,7 +29,7 @@ class RMSprop : public TypedOptimizer<RMSpropOptions> {
 
  protected:
   void update_param(const RMSpropOptions& o, Tensor& param, const Tensor& grad,
-                    ParamState& st) override;
+                    ParamState& st, const Tensor& found_inf) override;
   std::vector<std::string> required_state_for(const RMSpropOptions& o) const override;
   std::vector<std::string> state_names() const override {
     return {"square_avg", "momentum_buffer", "grad_avg"};

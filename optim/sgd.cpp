@@ -1,6 +1,5 @@
 #include "optim/sgd.h"
 
-#include "optim/update_math.h"
 
 namespace whet::optim {
 
@@ -18,23 +17,19 @@ SGD::SGD(std::vector<Tensor> params, SGDOptions o)
     : SGD({ParamGroup<SGDOptions>(std::move(params), o)}) {}
 SGD::SGD(const NamedTensors& params, SGDOptions o) : SGD({ParamGroup<SGDOptions>(params, o)}) {}
 
-void SGD::update_param(const SGDOptions& o, Tensor& param, const Tensor& grad,
-                       ParamState& st) {
-  Tensor g = o.maximize ? -grad : grad;
-  if (o.weight_decay != 0) g = add_scaled(g, param, o.weight_decay);
+void SGD::update_param(const SGDOptions& o, Tensor& param, const Tensor& grad, ParamState& st,
+                       const Tensor& found_inf) {
+  Tensor buf;
+  bool first_step = false;
   if (o.momentum != 0) {
-    Tensor* buf = st.find("momentum_buffer");
-    if (!buf) {
-      // The first buffer is the gradient itself, undampened, as PyTorch. A copy: the
-      // gradient tensor belongs to the parameter and may be zeroed in place later.
-      st.set("momentum_buffer", g.clone());
-      buf = st.find("momentum_buffer");
-    } else {
-      *buf = add_scaled(*buf * o.momentum, g, 1 - o.dampening);
+    if (!st.find("momentum_buffer")) {
+      // The kernel makes the first buffer the gradient itself, undampened, as PyTorch.
+      st.set("momentum_buffer", zeros_like(param));
+      first_step = true;
     }
-    g = o.nesterov ? add_scaled(g, *buf, o.momentum) : *buf;
+    buf = *st.find("momentum_buffer");
   }
-  param.copy_(add_scaled(param, g, -o.lr));
+  update_kernel(param, &Backend::sgd_step, "SGD")(param, grad, buf, first_step, o, found_inf);
 }
 
 }  // namespace whet::optim

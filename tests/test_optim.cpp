@@ -180,7 +180,7 @@ TEST_CASE("optim: Adam with and without amsgrad and weight decay") {
         ref.lr = 0.1, ref.wd = wd, ref.amsgrad = amsgrad, ref.b1 = 0.8, ref.b2 = 0.9;
         ref.maximize = maximize;
         run_against(opt, p, std::ref(ref), 3, 1e-12);
-        CHECK(opt.state(0, 0).step == 3);
+        CHECK(opt.state(0, 0).steps() == 3);
         CHECK((opt.state(0, 0).find("max_exp_avg_sq") != nullptr) == amsgrad);
       }
 }
@@ -232,7 +232,7 @@ TEST_CASE("optim: RMSprop plain, centered, momentum and weight decay") {
     ref.centered = c.centered;
     run_against(opt, p, std::ref(ref), 3, 1e-12);
     const ParamState& st = opt.state(0, 0);
-    CHECK(st.step == 3);
+    CHECK(st.steps() == 3);
     CHECK((st.find("grad_avg") != nullptr) == c.centered);
     CHECK((st.find("momentum_buffer") != nullptr) == (c.momentum > 0));
   }
@@ -298,7 +298,7 @@ TEST_CASE("optim: parameters without a gradient are skipped, bit-identical") {
   CHECK(frozen.to_vector<double>() == frozen_before);
   CHECK(opt.state(0, 1).empty());
   CHECK(opt.state(0, 2).empty());
-  CHECK(opt.state(0, 0).step == 2);
+  CHECK(opt.state(0, 0).steps() == 2);
   CHECK(with.to_vector<double>() != kStart);
 }
 

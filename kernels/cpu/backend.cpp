@@ -42,6 +42,11 @@ const Backend& cpu_backend() {
     t.cross_entropy = cpu::with_half<cpu::cross_entropy>;
     t.cross_entropy_backward = cpu::with_half<cpu::cross_entropy_backward>;
     t.dropout_mask = cpu::with_half<cpu::dropout_mask>;
+    t.sgd_step = cpu::sgd_step;
+    t.adam_step = cpu::adam_step;
+    t.rmsprop_step = cpu::rmsprop_step;
+    t.amp_unscale = cpu::amp_unscale;
+    t.amp_update_scale = cpu::amp_update_scale;
     return t;
   }();
   return b;

@@ -68,6 +68,19 @@ void batch_norm_backward(const Tensor& gy, const Tensor& x, const Tensor& weight
                          const Tensor& save_mean, const Tensor& save_invstd, bool training,
                          Tensor& gx, Tensor& gw, Tensor& gb);
 
+// optim_step.cpp
+void sgd_step(Tensor& param, const Tensor& grad, Tensor& momentum_buffer, bool first_step,
+              const SgdStepOptions& o, const Tensor& found_inf);
+void adam_step(Tensor& param, const Tensor& grad, Tensor& exp_avg, Tensor& exp_avg_sq,
+               Tensor& max_exp_avg_sq, Tensor& step, const AdamStepOptions& o,
+               const Tensor& found_inf);
+void rmsprop_step(Tensor& param, const Tensor& grad, Tensor& square_avg, Tensor& grad_avg,
+                  Tensor& momentum_buffer, Tensor& step, const RmspropStepOptions& o,
+                  const Tensor& found_inf);
+void amp_unscale(Tensor& grad, const Tensor& scale, Tensor& found_inf);
+void amp_update_scale(Tensor& scale, Tensor& growth_tracker, const Tensor& found_inf,
+                      double growth_factor, double backoff_factor, int64_t growth_interval);
+
 // softmax.cpp
 void softmax(const Tensor& x, int64_t outer, int64_t d, int64_t inner, bool log, Tensor& y);
 void softmax_backward(const Tensor& y, const Tensor& gy, int64_t outer, int64_t d,

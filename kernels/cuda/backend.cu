@@ -10,6 +10,7 @@
 #include "kernels/cuda/fill.cuh"
 #include "kernels/cuda/matmul.cuh"
 #include "kernels/cuda/movement.cuh"
+#include "kernels/cuda/optim_step.cuh"
 #include "kernels/cuda/pinned.cuh"
 #include "kernels/cuda/pool.cuh"
 #include "kernels/cuda/random.cuh"
@@ -67,6 +68,11 @@ const Backend* cuda_backend() {
     t.cross_entropy = cuda::cross_entropy;
     t.cross_entropy_backward = cuda::cross_entropy_backward;
     t.dropout_mask = cuda::dropout_mask;
+    t.sgd_step = cuda::sgd_step;
+    t.adam_step = cuda::adam_step;
+    t.rmsprop_step = cuda::rmsprop_step;
+    t.amp_unscale = cuda::amp_unscale;
+    t.amp_update_scale = cuda::amp_update_scale;
     return t;
   }();
   return &b;
