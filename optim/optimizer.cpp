@@ -80,9 +80,11 @@ void Optimizer::step(const Tensor& found_inf) {
     bool creates_state = false;
     for (const Group& grp : groups_)
       for (size_t i = 0; i < grp.params.size(); ++i)
-        creates_state = creates_state || (grp.params[i].grad().defined() && grp.state[i].empty());
+        creates_state = creates_state || (grp.params[i].grad().defined() &&
+                                          grp.state[i].empty() && keeps_state(grp.hyper));
     if (creates_state && found_inf.item() != 0) return;
   }
+  Tensor flag = found_inf;  // moved once to the parameters' device, when it is elsewhere
   for (size_t g = 0; g < groups_.size(); ++g) {
     Group& grp = groups_[g];
     for (size_t i = 0; i < grp.params.size(); ++i) {
@@ -93,8 +95,8 @@ void Optimizer::step(const Tensor& found_inf) {
                  ": gradient of parameter ", param_label(g, i), " is ", dtype_name(grad.dtype()),
                  " on ", grad.device().str(), ", the parameter ", dtype_name(p.dtype()), " on ",
                  p.device().str());
-      update(grp.hyper, p, grad, grp.state[i],
-             found_inf.defined() ? to_device(found_inf, p.device()) : found_inf);
+      if (flag.defined() && flag.device() != p.device()) flag = to_device(found_inf, p.device());
+      update(grp.hyper, p, grad, grp.state[i], flag);
     }
   }
 }

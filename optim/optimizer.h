@@ -134,6 +134,9 @@ class Optimizer {
   virtual std::vector<std::string> state_names() const = 0;
   virtual std::vector<std::string> required_state(const Hyper& h) const = 0;
   virtual bool counts_steps() const = 0;
+  // Whether an update with these hyper-parameters keeps per-parameter state (SGD without
+  // momentum keeps none).
+  virtual bool keeps_state(const Hyper&) const { return true; }
 
  private:
   struct Group {

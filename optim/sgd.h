@@ -32,6 +32,7 @@ class SGD : public TypedOptimizer<SGDOptions> {
   std::vector<std::string> required_state_for(const SGDOptions&) const override { return {}; }
   std::vector<std::string> state_names() const override { return {"momentum_buffer"}; }
   bool counts_steps() const override { return false; }
+  bool keeps_state(const Hyper& h) const override { return hyper_get(h, "momentum") != 0; }
 };
 
 }  // namespace whet::optim

@@ -13,6 +13,7 @@
 #include "train/criterion.h"
 #include "train/param_groups.h"
 #include "train/schedule.h"
+#include "train/trainer.h"
 
 using namespace train_test;
 using whet::train::TrainConfig;
@@ -210,4 +211,25 @@ TEST_CASE("train: checkpoints hold prefixed state and metadata, and refuse other
   CHECK(whet::train::checkpoint_weights(plain).size() == 1);  // plain weights pass through
   CHECK(contains(error_of([&] { whet::train::load_checkpoint(dir / "none.safetensors"); }),
                  "no checkpoint at"));
+}
+
+TEST_CASE("train: a loss that turns non-finite stops the run at its step, last checkpoint kept") {
+  TempDir dir;
+  const std::string data = train_test::write_tensor_data(dir / "d.safetensors");
+  whet::train::TrainConfig c = train_test::tiny_config(data, dir / "run");
+  c.checkpoint_every = 1;
+  c.optimizer = "sgd";
+  c.lr = 1e38;  // within a few updates the logits pass float32's range
+  whet::train::Trainer t(c);
+  const std::string message = error_of([&] { t.run(); });
+  INFO(message);
+  CHECK(contains(message, "training stopped: the loss is"));
+  CHECK(contains(message, "--lr"));
+  // The checkpoint written last is the step before the one that diverged, with finite sums.
+  const whet::train::Checkpoint ck =
+      whet::train::load_checkpoint(whet::train::last_checkpoint_path(dir / "run"));
+  const int64_t saved = ck.get_int("train.global_step");
+  CHECK(saved >= 1);
+  CHECK(contains(message, "at step " + std::to_string(saved + 1)));
+  CHECK(std::isfinite(ck.get_real("train.loss_sum")));
 }

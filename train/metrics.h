@@ -41,6 +41,11 @@ struct RunningMeans {
     correct += batch_correct;
     seen += batch_size;
   }
+  void add(const RunningMeans& o) {
+    loss_sum += o.loss_sum;
+    correct += o.correct;
+    seen += o.seen;
+  }
   double loss() const { return seen ? loss_sum / double(seen) : kNoValue; }
   double acc() const { return seen ? double(correct) / double(seen) : kNoValue; }
 };

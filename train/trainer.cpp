@@ -23,6 +23,7 @@
 #include "train/evaluate.h"
 #include "train/metrics.h"
 #include "train/param_groups.h"
+#include "train/pending_sums.h"
 #include "train/progress.h"
 #include "train/report.h"
 #include "train/schedule.h"
@@ -85,9 +86,11 @@ std::string json_list(const std::vector<std::string>& names) {
   return nlohmann::json(names).dump();
 }
 
+// On the training device, read later (train/pending_sums.h).
 struct StepOutcome {
-  double loss = 0;  // the batch's mean loss
-  int64_t correct = 0, images = 0;
+  Tensor loss;     // 0-D: the batch's mean loss
+  Tensor correct;  // 0-D int64
+  int64_t images = 0;
 };
 
 }  // namespace
@@ -154,8 +157,8 @@ StepOutcome Trainer::State::train_step(const data::Batch& b) {
   schedule->after_step();
   NoGradGuard no_grad;
   StepOutcome o;
-  o.loss = loss.item();
-  o.correct = int64_t(sum(cast(eq(argmax(logits, 1), y), DType::i64)).item());
+  o.loss = loss;
+  o.correct = sum(cast(eq(argmax(logits, 1), y), DType::i64));
   o.images = b.labels.size(0);
   return o;
 }
@@ -389,6 +392,7 @@ TrainResult Trainer::run() {
     s.model->train();
     s.train_loader->seek({epoch, first});
     RunningMeans window;
+    PendingSums pending;
     double window_seconds = 0;
 
     for (int64_t step = first; step < s.steps_per_epoch; ++step) {
@@ -399,15 +403,23 @@ TrainResult Trainer::run() {
       epoch_lr = lr;
       const StepOutcome o = s.train_step(b);
       ++s.global_step;
+      pending.add(o.loss, o.correct, o.images, s.global_step);
+      const bool last = step + 1 == s.steps_per_epoch;
+      const bool log_line = s.global_step % c.log_every == 0 || last;
+      const bool stop = !last && should_stop();
+      const bool save = !last && (stop || (c.checkpoint_every > 0 &&
+                                           s.global_step % c.checkpoint_every == 0));
+      if (!s.device.is_cuda() || log_line || last || save) {
+        const RunningMeans read = pending.take();  // waits for the device
+        s.epoch_means.add(read);
+        window.add(read);
+      }
       const double dt = seconds_since(step_start);
       step_seconds += dt;
       window_seconds += dt;
       ++session_steps;
-      s.epoch_means.add(o.loss, o.correct, o.images);
-      window.add(o.loss, o.correct, o.images);
-      const bool last = step + 1 == s.steps_per_epoch;
 
-      if (s.global_step % c.log_every == 0 || last) {
+      if (log_line) {
         metrics.step({epoch + 1, step + 1, s.global_step, window.loss(), window.acc(), lr,
                       window_seconds > 0 ? double(window.seen) / window_seconds : kNoValue});
         window = {};
@@ -425,8 +437,7 @@ TrainResult Trainer::run() {
       progress.step(ps);
 
       if (last) break;
-      const bool stop = should_stop();
-      if (stop || (c.checkpoint_every > 0 && s.global_step % c.checkpoint_every == 0))
+      if (save)
         save_checkpoint(last_path, s.snapshot(s.train_loader->position(),
                                               s.epoch_seconds + seconds_since(epoch_start)));
       if (stop) {
