@@ -535,3 +535,29 @@ TEST_CASE("optim: invalid options and parameters throw whet::Error") {
 }
 
 // ---- gradient clipping ----
+
+TEST_CASE("optim kernels: the fused slots refuse state of another dtype or size, naming it") {
+  const Backend& b = cpu_backend();
+  Tensor p = zeros({4}), g = ones({4}), m = zeros({4}), v = zeros({4});
+  Tensor step = zeros({}, DType::f32), none;
+  AdamStepOptions o;
+  Tensor wrong_dtype = zeros({4}, DType::f64), wrong_size = zeros({5});
+  CHECK(contains(error_of([&] { b.adam_step(p, g, wrong_dtype, v, none, step, o, none); }),
+                 "exp_avg is float64"));
+  CHECK(contains(error_of([&] { b.adam_step(p, g, m, wrong_size, none, step, o, none); }),
+                 "exp_avg_sq is float32 (5,)"));
+  Tensor step64 = zeros({}, DType::f64);
+  CHECK(contains(error_of([&] { b.adam_step(p, g, m, v, none, step64, o, none); }),
+                 "step must be a one-element float32"));
+  o.amsgrad = true;
+  CHECK(contains(error_of([&] { b.adam_step(p, g, m, v, none, step, o, none); }),
+                 "max_exp_avg_sq is given exactly when amsgrad"));
+  SgdStepOptions so;
+  so.momentum = 0.9;
+  CHECK(contains(error_of([&] { b.sgd_step(p, g, none, false, so, none); }), "momentum_buffer"));
+  Tensor flag = zeros({2});
+  CHECK(contains(error_of([&] { b.sgd_step(p, g, m, false, so, flag); }), "found_inf must be"));
+  // Nothing was written by the refused calls.
+  CHECK(p.to_vector<float>() == std::vector<float>(4, 0.0f));
+  CHECK(step.item() == 0);
+}

@@ -7,6 +7,7 @@
 // The CUDA kernels (kernels/cuda/optim_step.cu) are tested against these.
 #include <cmath>
 
+#include "core/optim_step_args.h"
 #include "kernels/cpu/kernels.h"
 #include "kernels/cpu/parallel.h"
 
@@ -19,13 +20,6 @@ constexpr int64_t kGrain = 1 << 14;
 // true when a found_inf flag says "skip": read once, before any write.
 bool skipped(const Tensor& found_inf) {
   return found_inf.defined() && found_inf.data<float>()[0] != 0.0f;
-}
-
-void check_state(const char* op, const Tensor& param, const Tensor& t, const char* name) {
-  if (!t.defined()) return;
-  WHET_CHECK(t.dtype() == param.dtype() && t.numel() == param.numel(), op, ": ", name, " is ",
-             dtype_name(t.dtype()), " ", shape_str(t.shape()), ", the parameter ",
-             dtype_name(param.dtype()), " ", shape_str(param.shape()));
 }
 
 // PyTorch's building blocks (optim/update_math.h's formulas, element by element).
@@ -141,10 +135,7 @@ double advance(Tensor& step) {
 
 void sgd_step(Tensor& param, const Tensor& grad, Tensor& momentum_buffer, bool first_step,
               const SgdStepOptions& o, const Tensor& found_inf) {
-  check_state("sgd_step", param, grad, "grad");
-  check_state("sgd_step", param, momentum_buffer, "momentum_buffer");
-  WHET_CHECK(o.momentum == 0 || momentum_buffer.defined(),
-             "sgd_step: momentum needs a momentum buffer");
+  check_sgd_step_args(param, grad, momentum_buffer, o, found_inf);
   if (skipped(found_inf)) return;
   dispatch_float(param.dtype(), "sgd_step", [&](auto tag) {
     sgd_typed<typename decltype(tag)::type>(param, grad, momentum_buffer, first_step, o);
@@ -154,14 +145,7 @@ void sgd_step(Tensor& param, const Tensor& grad, Tensor& momentum_buffer, bool f
 void adam_step(Tensor& param, const Tensor& grad, Tensor& exp_avg, Tensor& exp_avg_sq,
                Tensor& max_exp_avg_sq, Tensor& step, const AdamStepOptions& o,
                const Tensor& found_inf) {
-  check_state("adam_step", param, grad, "grad");
-  check_state("adam_step", param, exp_avg, "exp_avg");
-  check_state("adam_step", param, exp_avg_sq, "exp_avg_sq");
-  check_state("adam_step", param, max_exp_avg_sq, "max_exp_avg_sq");
-  WHET_CHECK(exp_avg.defined() && exp_avg_sq.defined() && step.dtype() == DType::f32 &&
-                 o.amsgrad == max_exp_avg_sq.defined(),
-             "adam_step: exp_avg, exp_avg_sq, a float32 step and (amsgrad) max_exp_avg_sq "
-             "are required");
+  check_adam_step_args(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, o, found_inf);
   if (skipped(found_inf)) return;
   double t = advance(step);
   dispatch_float(param.dtype(), "adam_step", [&](auto tag) {
@@ -173,15 +157,8 @@ void adam_step(Tensor& param, const Tensor& grad, Tensor& exp_avg, Tensor& exp_a
 void rmsprop_step(Tensor& param, const Tensor& grad, Tensor& square_avg, Tensor& grad_avg,
                   Tensor& momentum_buffer, Tensor& step, const RmspropStepOptions& o,
                   const Tensor& found_inf) {
-  check_state("rmsprop_step", param, grad, "grad");
-  check_state("rmsprop_step", param, square_avg, "square_avg");
-  check_state("rmsprop_step", param, grad_avg, "grad_avg");
-  check_state("rmsprop_step", param, momentum_buffer, "momentum_buffer");
-  WHET_CHECK(square_avg.defined() && step.dtype() == DType::f32 &&
-                 o.centered == grad_avg.defined() &&
-                 (o.momentum > 0) == momentum_buffer.defined(),
-             "rmsprop_step: square_avg, a float32 step, grad_avg (centered) and "
-             "momentum_buffer (momentum > 0) are required");
+  check_rmsprop_step_args(param, grad, square_avg, grad_avg, momentum_buffer, step, o,
+                          found_inf);
   if (skipped(found_inf)) return;
   advance(step);
   dispatch_float(param.dtype(), "rmsprop_step", [&](auto tag) {
@@ -191,8 +168,7 @@ void rmsprop_step(Tensor& param, const Tensor& grad, Tensor& square_avg, Tensor&
 }
 
 void amp_unscale(Tensor& grad, const Tensor& scale, Tensor& found_inf) {
-  WHET_CHECK(scale.dtype() == DType::f32 && found_inf.dtype() == DType::f32,
-             "amp_unscale: scale and found_inf must be float32");
+  check_amp_unscale_args(grad, scale, found_inf);
   // PyTorch: self._scale.double().reciprocal().float()
   float inv_scale = float(1.0 / double(scale.data<float>()[0]));
   dispatch_float(grad.dtype(), "amp_unscale", [&](auto tag) {
@@ -209,9 +185,7 @@ void amp_unscale(Tensor& grad, const Tensor& scale, Tensor& found_inf) {
 
 void amp_update_scale(Tensor& scale, Tensor& growth_tracker, const Tensor& found_inf,
                       double growth_factor, double backoff_factor, int64_t growth_interval) {
-  WHET_CHECK(scale.dtype() == DType::f32 && found_inf.dtype() == DType::f32 &&
-                 growth_tracker.dtype() == DType::i64,
-             "amp_update_scale: scale and found_inf must be float32, growth_tracker int64");
+  check_amp_update_scale_args(scale, growth_tracker, found_inf);
   float& s = scale.data<float>()[0];
   int64_t& tracker = growth_tracker.data<int64_t>()[0];
   if (found_inf.data<float>()[0] != 0.0f) {

@@ -1,5 +1,7 @@
 #include "kernels/cuda/optim_step.cuh"
 
+#include "core/optim_step_args.h"
+
 #include <string>
 
 #include "kernels/cuda/common.cuh"
@@ -291,36 +293,13 @@ void check_on_cuda(const char* op, const Tensor& t, const char* name) {
              t.defined() ? t.device().str() : std::string("an undefined tensor"));
 }
 
-// A state tensor, when defined: the parameter's dtype, element count and device.
-void check_state(const char* op, const Tensor& param, const Tensor& t, const char* name) {
-  if (!t.defined()) return;
-  WHET_CHECK(t.dtype() == param.dtype() && t.numel() == param.numel(), op, ": ", name, " is ",
-             dtype_name(t.dtype()), " ", shape_str(t.shape()), ", the parameter ",
-             dtype_name(param.dtype()), " ", shape_str(param.shape()));
-  WHET_CHECK(t.device() == param.device(), op, ": ", name, " is on ", t.device().str(),
-             ", the parameter on ", param.device().str());
-}
-
-// A one-element device scalar (found_inf, step, scale, growth_tracker), when defined.
-void check_scalar(const char* op, const Tensor& t, DType dt, Device dev, const char* name) {
-  if (!t.defined()) return;
-  WHET_CHECK(t.dtype() == dt && t.numel() == 1 && t.device() == dev, op, ": ", name,
-             " must be a one-element ", dtype_name(dt), " tensor on ", dev.str(), ", got ",
-             dtype_name(t.dtype()), " ", shape_str(t.shape()), " on ", t.device().str());
-}
-
 }  // namespace
 
 void sgd_step(Tensor& param, const Tensor& grad, Tensor& momentum_buffer, bool first_step,
               const SgdStepOptions& o, const Tensor& found_inf) {
   const char* op = "sgd_step";
+  check_sgd_step_args(param, grad, momentum_buffer, o, found_inf);
   check_on_cuda(op, param, "the parameter");
-  check_state(op, param, grad, "grad");
-  check_state(op, param, momentum_buffer, "momentum_buffer");
-  WHET_CHECK(grad.defined(), op, ": grad is required");
-  WHET_CHECK(o.momentum == 0 || momentum_buffer.defined(), op,
-             ": momentum needs a momentum buffer");
-  check_scalar(op, found_inf, DType::f32, param.device(), "found_inf");
   const int64_t n = param.numel();
   const int dev = param.device().index;
   DeviceGuard guard(dev);
@@ -348,17 +327,8 @@ void adam_step(Tensor& param, const Tensor& grad, Tensor& exp_avg, Tensor& exp_a
                Tensor& max_exp_avg_sq, Tensor& step, const AdamStepOptions& o,
                const Tensor& found_inf) {
   const char* op = "adam_step";
+  check_adam_step_args(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, o, found_inf);
   check_on_cuda(op, param, "the parameter");
-  check_state(op, param, grad, "grad");
-  check_state(op, param, exp_avg, "exp_avg");
-  check_state(op, param, exp_avg_sq, "exp_avg_sq");
-  check_state(op, param, max_exp_avg_sq, "max_exp_avg_sq");
-  WHET_CHECK(grad.defined() && exp_avg.defined() && exp_avg_sq.defined() && step.defined() &&
-                 step.dtype() == DType::f32 && o.amsgrad == max_exp_avg_sq.defined(),
-             "adam_step: exp_avg, exp_avg_sq, a float32 step and (amsgrad) max_exp_avg_sq "
-             "are required");
-  check_scalar(op, step, DType::f32, param.device(), "step");
-  check_scalar(op, found_inf, DType::f32, param.device(), "found_inf");
   const int64_t n = param.numel();
   const int dev = param.device().index;
   DeviceGuard guard(dev);
@@ -391,18 +361,9 @@ void rmsprop_step(Tensor& param, const Tensor& grad, Tensor& square_avg, Tensor&
                   Tensor& momentum_buffer, Tensor& step, const RmspropStepOptions& o,
                   const Tensor& found_inf) {
   const char* op = "rmsprop_step";
+  check_rmsprop_step_args(param, grad, square_avg, grad_avg, momentum_buffer, step, o,
+                          found_inf);
   check_on_cuda(op, param, "the parameter");
-  check_state(op, param, grad, "grad");
-  check_state(op, param, square_avg, "square_avg");
-  check_state(op, param, grad_avg, "grad_avg");
-  check_state(op, param, momentum_buffer, "momentum_buffer");
-  WHET_CHECK(grad.defined() && square_avg.defined() && step.defined() &&
-                 step.dtype() == DType::f32 && o.centered == grad_avg.defined() &&
-                 (o.momentum > 0) == momentum_buffer.defined(),
-             "rmsprop_step: square_avg, a float32 step, grad_avg (centered) and "
-             "momentum_buffer (momentum > 0) are required");
-  check_scalar(op, step, DType::f32, param.device(), "step");
-  check_scalar(op, found_inf, DType::f32, param.device(), "found_inf");
   const int64_t n = param.numel();
   const int dev = param.device().index;
   DeviceGuard guard(dev);
@@ -429,12 +390,8 @@ void rmsprop_step(Tensor& param, const Tensor& grad, Tensor& square_avg, Tensor&
 
 void amp_unscale(Tensor& grad, const Tensor& scale, Tensor& found_inf) {
   const char* op = "amp_unscale";
+  check_amp_unscale_args(grad, scale, found_inf);
   check_on_cuda(op, grad, "grad");
-  WHET_CHECK(scale.defined() && found_inf.defined() && scale.dtype() == DType::f32 &&
-                 found_inf.dtype() == DType::f32,
-             "amp_unscale: scale and found_inf must be float32");
-  check_scalar(op, scale, DType::f32, grad.device(), "scale");
-  check_scalar(op, found_inf, DType::f32, grad.device(), "found_inf");
   const int64_t n = grad.numel();
   const int dev = grad.device().index;
   DeviceGuard guard(dev);
@@ -449,14 +406,8 @@ void amp_unscale(Tensor& grad, const Tensor& scale, Tensor& found_inf) {
 void amp_update_scale(Tensor& scale, Tensor& growth_tracker, const Tensor& found_inf,
                       double growth_factor, double backoff_factor, int64_t growth_interval) {
   const char* op = "amp_update_scale";
-  WHET_CHECK(scale.defined() && growth_tracker.defined() && found_inf.defined() &&
-                 scale.dtype() == DType::f32 && found_inf.dtype() == DType::f32 &&
-                 growth_tracker.dtype() == DType::i64,
-             "amp_update_scale: scale and found_inf must be float32, growth_tracker int64");
+  check_amp_update_scale_args(scale, growth_tracker, found_inf);
   check_on_cuda(op, scale, "scale");
-  check_scalar(op, scale, DType::f32, scale.device(), "scale");
-  check_scalar(op, growth_tracker, DType::i64, scale.device(), "growth_tracker");
-  check_scalar(op, found_inf, DType::f32, scale.device(), "found_inf");
   const int dev = scale.device().index;
   DeviceGuard guard(dev);
   Context& ctx = Context::get(dev);
