@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <sstream>
 
+#include "core/autocast.h"
 #include "core/autograd.h"
 #include "core/error.h"
 
@@ -77,7 +78,7 @@ EvalResult EvalAccumulator::result() const {
 }
 
 EvalResult evaluate(nn::Module& model, data::DataLoader& loader, int64_t num_classes,
-                    std::vector<std::string> class_names) {
+                    std::vector<std::string> class_names, std::optional<DType> autocast) {
   EvalAccumulator acc(num_classes, std::move(class_names));
   Device device = Device::cpu();
   DType dtype = DType::f32;
@@ -90,7 +91,17 @@ EvalResult evaluate(nn::Module& model, data::DataLoader& loader, int64_t num_cla
   NoGradGuard no_grad;
   loader.seek({0, 0});
   data::Batch b;
-  while (loader.next(b)) acc.add(model.forward(b.images.to(device, dtype)), b.labels);
+  while (loader.next(b)) {
+    Tensor x = b.images.to(device, dtype);
+    Tensor logits;
+    {
+      // Only the forward: a loader without workers runs the transforms on this thread.
+      std::optional<AutocastGuard> guard;
+      if (autocast) guard.emplace(*autocast);
+      logits = model.forward(x);
+    }
+    acc.add(logits, b.labels);
+  }
   return acc.result();
 }
 

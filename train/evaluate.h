@@ -20,6 +20,7 @@
 #pragma once
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -66,11 +67,13 @@ class EvalAccumulator {
 // from the start: the loader is seeked to (0, 0); use a loader without shuffle for a stable
 // order, though the metrics do not depend on it). Batches go to the device and floating dtype
 // of the model's first parameter. The model is left in eval mode; the caller switches back
-// to train(). The forward runs under the caller's autocast state (core/autocast.h): wrap the
-// call in an AutocastGuard to evaluate in mixed precision. Throws whet::Error for logits that
-// are not (N, num_classes) and out-of-range labels.
+// to train(). With `autocast` (float16 or bfloat16) each forward, and nothing else, runs under
+// an AutocastGuard of that dtype (core/autocast.h: mixed-precision inference); without it, under
+// the caller's autocast state. Throws whet::Error for logits that are not (N, num_classes) and
+// out-of-range labels.
 EvalResult evaluate(nn::Module& model, data::DataLoader& loader, int64_t num_classes,
-                    std::vector<std::string> class_names = {});
+                    std::vector<std::string> class_names = {},
+                    std::optional<DType> autocast = std::nullopt);
 
 // {"classes":[..],"loss":..,"accuracy":..,"top5":..,
 //  "per_class":[{"name":..,"precision":..,"recall":..,"support":..}],"confusion":[[..]]}

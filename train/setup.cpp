@@ -77,8 +77,11 @@ Device runnable_device(const std::string& value, const std::string& flag) {
 }
 
 void check_runnable(const TrainConfig& c) {
-  const Device d = runnable_device(c.device);
-  WHET_CHECK(c.precision != "tf32" || d.is_cuda(),
+  check_precision_device(c.precision, runnable_device(c.device));
+}
+
+void check_precision_device(const std::string& precision, const Device& device) {
+  WHET_CHECK(precision != "tf32" || device.is_cuda(),
              "--precision tf32 needs --device cuda; the CPU computes float32 exactly (use "
              "--precision fp32, or bf16 / fp16 for mixed precision on the CPU)");
 }

@@ -41,6 +41,9 @@ struct PrecisionPolicy {
   bool tf32 = false;
 };
 PrecisionPolicy precision_policy(const std::string& precision);
+// Throws, naming --precision, when `precision` cannot run on `device`: tf32 needs CUDA (the
+// CPU computes float32 exactly). Shared by train, eval and predict.
+void check_precision_device(const std::string& precision, const Device& device);
 
 // The input channels the model reads: in_channels, else the model's own.
 int64_t model_channels(const TrainConfig& c);

@@ -3,11 +3,15 @@
 // eval.json the training report reads) with --json:
 //   whet eval --model resnet18 --weights run/model.safetensors --data folder:photos
 //             [--split val] [--image-size 224] [--batch-size 64] [--json run/eval.json]
+//             [--device cuda] [--precision bf16]
 // The class count and input channels come from the weights; images get the training run's
 // evaluation transform (resize, centre crop, normalise: train/setup.h eval_transform_for),
 // its settings read from the run (tools/whet/load_classifier.h run_eval_transform).
+// --precision means what it means for `whet train` (train/setup.h PrecisionPolicy), for the
+// forward only: bf16 / fp16 autocast, tf32 matrix math on CUDA; the JSON records it.
 #include <iostream>
 
+#include "core/math_mode.h"
 #include "data/open.h"
 #include "io/atomic_file.h"
 #include "io/safetensors.h"
@@ -20,13 +24,15 @@ namespace whet::cli {
 
 namespace {
 struct EvalArgs : ClassifierArgs {
-  std::string data, split = "auto", json, device = "cpu";
+  std::string data, split = "auto", json, device = "cpu", precision = "fp32";
   int64_t batch_size = 64;
   int workers = 2;
 };
 
 int run_eval(const EvalArgs& a) {
   const Device device = train::runnable_device(a.device);
+  train::check_precision_device(a.precision, device);
+  const train::PrecisionPolicy precision = train::precision_policy(a.precision);
   LoadedClassifier lc = load_classifier(a.model, a.weights, a.num_classes);
   const int64_t num_classes = lc.model->num_classes();
   const int channels = lc.model->in_channels() == 1 ? 1 : 3;
@@ -69,11 +75,17 @@ int run_eval(const EvalArgs& a) {
   log << "model    " << a.model << " (" << num_classes << " classes, " << lc.model->in_channels()
       << " input channels) from " << a.weights << "\n"
       << "data     " << ds->describe() << "\n"
-      << "input    " << preprocessing << "\n";
-  train::EvalResult r = train::evaluate(*lc.model, loader, num_classes, names);
+      << "input    " << preprocessing << "\n"
+      << "compute  " << a.precision << (precision.autocast ? " autocast" : "") << "\n";
+  set_allow_tf32(precision.tf32);
+  train::EvalResult r =
+      train::evaluate(*lc.model, loader, num_classes, names,
+                      precision.autocast ? std::optional<DType>(precision.dtype) : std::nullopt);
   log << train::format_eval(r);
 
-  const std::string text = train::to_json(r).dump(2) + "\n";
+  nlohmann::json j = train::to_json(r);
+  j["precision"] = a.precision;
+  const std::string text = j.dump(2) + "\n";
   if (json_to_stdout) {
     std::cout << text;
   } else if (!a.json.empty()) {
@@ -106,6 +118,10 @@ void add_eval_command(CLI::App& app) {
                   "Also write the results as JSON to this file (- : stdout "
                   "instead of the table)");
   cmd->add_option("--device", a->device, "cpu, cuda, cuda:N or auto");
+  cmd->add_option("--precision", a->precision,
+                  "fp32; bf16 or fp16: forward under autocast (mixed precision, CPU or CUDA); "
+                  "tf32: float32 with TF32 matrix math (CUDA only)")
+      ->check(CLI::IsMember({"fp32", "tf32", "fp16", "bf16"}));
   cmd->callback([a] { set_action([a] { return run_eval(*a); }); });
 }
 

@@ -1,11 +1,14 @@
 // `whet predict`: the top-k classes of images, with softmax probabilities.
 //   whet predict --model resnet18 --weights run/model.safetensors [--classes-file names.txt]
-//                [--top-k 5] [--json] [--image-size 224] IMAGE_OR_FOLDER...
+//                [--top-k 5] [--json] [--image-size 224] [--device cuda] [--precision bf16]
+//                IMAGE_OR_FOLDER...
 // Folders are searched recursively for .jpg, .jpeg and .png files (in path order); files
 // named directly are decoded whatever their extension (the format is told by content).
 // Class names: --classes-file (one per line), else the weights' "class_names" metadata,
 // else the class index. Images are prepared as the training run's validation images were
 // (tools/whet/load_classifier.h run_eval_transform; --augment and --image-size override).
+// --precision means what it means for `whet train` (train/setup.h PrecisionPolicy), for the
+// forward only: bf16 / fp16 autocast, tf32 matrix math on CUDA; the softmax is float32.
 //
 // Output: per image, the path and its top-k lines; with --json, one JSON object per line
 // (JSON Lines, so a long folder streams):
@@ -21,11 +24,14 @@
 #include <nlohmann/json.hpp>
 #include <numeric>
 
+#include "core/autocast.h"
 #include "core/autograd.h"
+#include "core/math_mode.h"
 #include "data/image_codec.h"
 #include "data/transforms.h"
 #include "tools/whet/commands.h"
 #include "tools/whet/load_classifier.h"
+#include "train/setup.h"
 
 namespace whet::cli {
 
@@ -33,7 +39,7 @@ namespace {
 namespace fs = std::filesystem;
 
 struct PredictArgs : ClassifierArgs {
-  std::string classes_file;
+  std::string classes_file, device = "cpu", precision = "fp32";
   std::vector<std::string> inputs;
   int64_t top_k = 5, batch_size = 32;
   bool json = false, strict = false;
@@ -98,7 +104,12 @@ void report_error(const Input& in, bool json) {
 }
 
 int run_predict(const PredictArgs& a) {
+  const Device device = train::runnable_device(a.device);
+  train::check_precision_device(a.precision, device);
+  const train::PrecisionPolicy precision = train::precision_policy(a.precision);
   LoadedClassifier lc = load_classifier(a.model, a.weights, a.num_classes);
+  lc.model->to(device);
+  set_allow_tf32(precision.tf32);
   const int64_t C = lc.model->num_classes();
   std::vector<std::string> names =
       a.classes_file.empty() ? lc.class_names : read_class_names_file(a.classes_file);
@@ -135,7 +146,14 @@ int run_predict(const PredictArgs& a) {
       }
     }
     std::vector<double> p;  // (N, C)
-    if (!images.empty()) p = softmax(lc.model->forward(stack(images)), -1).to_vector<double>();
+    if (!images.empty()) {
+      Tensor logits;  // (N, C)
+      {
+        AutocastGuard autocast(precision.dtype, precision.autocast);
+        logits = lc.model->forward(stack(images).to(device));
+      }
+      p = softmax(logits.to(DType::f32), -1).to_vector<double>();
+    }
     for (size_t i = begin; i < end; ++i) {
       const Input& in = inputs[i];
       if (row[i - begin] < 0) {
@@ -178,6 +196,11 @@ void add_predict_command(CLI::App& app) {
       ->check(CLI::PositiveNumber);
   cmd->add_option("--batch-size", a->batch_size, "Images per forward")->check(CLI::PositiveNumber);
   cmd->add_flag("--json", a->json, "One JSON object per image and line");
+  cmd->add_option("--device", a->device, "cpu, cuda, cuda:N or auto");
+  cmd->add_option("--precision", a->precision,
+                  "fp32; bf16 or fp16: forward under autocast (mixed precision, CPU or CUDA); "
+                  "tf32: float32 with TF32 matrix math (CUDA only)")
+      ->check(CLI::IsMember({"fp32", "tf32", "fp16", "bf16"}));
   cmd->add_flag("--strict", a->strict, "Exit 1 when any image fails (default: only when all do)");
   cmd->add_option("inputs", a->inputs, "Image files and folders")->required();
   cmd->callback([a] { set_action([a] { return run_predict(*a); }); });
