@@ -16,6 +16,14 @@ DataLoader::DataLoader(DatasetPtr dataset, TransformPtr transform, LoaderOptions
              options_.batch_size);
   WHET_CHECK(options_.num_workers >= 0, "DataLoader: num_workers must be >= 0, got ",
              options_.num_workers);
+  WHET_CHECK(options_.world_size >= 1 && options_.rank >= 0 &&
+                 options_.rank < options_.world_size,
+             "DataLoader: rank ", options_.rank, " is outside a world of ", options_.world_size);
+  WHET_CHECK(options_.world_size == 1 ||
+                 (options_.drop_last && options_.batch_size % options_.world_size == 0),
+             "DataLoader: a batch of ", options_.batch_size, " cannot be shared equally by ",
+             options_.world_size, " processes (the batch size must be a multiple of the "
+             "process count, and the last ragged batch dropped)");
   int64_t n = dataset_->size();
   WHET_CHECK(n > 0, "DataLoader: ", dataset_->describe(), " is empty");
   batches_per_epoch_ = options_.drop_last ? n / options_.batch_size
@@ -72,10 +80,14 @@ LoaderPosition DataLoader::position() const {
 }
 
 std::vector<int64_t> DataLoader::indices_of(int64_t batch) const {
-  auto first = order_.begin() + batch * options_.batch_size;
-  auto last =
-      order_.begin() + std::min<int64_t>((batch + 1) * options_.batch_size, int64_t(order_.size()));
-  return {first, last};
+  int64_t begin = batch * options_.batch_size;
+  int64_t end = std::min<int64_t>(begin + options_.batch_size, int64_t(order_.size()));
+  if (options_.world_size > 1) {  // this rank's share (full batches only: drop_last)
+    const int64_t share = options_.batch_size / options_.world_size;
+    begin += options_.rank * share;
+    end = begin + share;
+  }
+  return {order_.begin() + begin, order_.begin() + end};
 }
 
 bool DataLoader::next(Batch& out) {

@@ -58,6 +58,12 @@ struct LoaderOptions {
   int prefetch = 4;        // batches loaded ahead of the consumer (at least num_workers)
   uint64_t seed = 0;
   BatchAllocator allocator;  // empty: the CPU default
+  // Data parallelism: of each batch (batch_size images, the same on every rank), this
+  // process loads the contiguous share [rank * b, (rank + 1) * b), b = batch_size /
+  // world_size. The ranks' shares together are exactly the single-process batch, so one
+  // run on W processes sees the data a one-process run sees. Needs drop_last and a
+  // batch_size divisible by world_size, so every rank gets an equal, non-empty share.
+  int rank = 0, world_size = 1;
 };
 
 class DataLoader {

@@ -271,3 +271,40 @@ TEST_CASE("data: a batch that fails to load rethrows from next(), in order") {
   CHECK(loader.next(b));
   CHECK(b.indices == std::vector<int64_t>{6, 7});
 }
+
+TEST_CASE("data: the ranks' shares of a batch are the single-process batch, split in order") {
+  auto data = indexed_dataset(23, 3, 8, 8, 1);
+  LoaderOptions o;
+  o.batch_size = 6, o.num_workers = 1, o.seed = 5, o.drop_last = true;
+  DataLoader whole(data, augment(), o);
+  const std::vector<Batch> all = run_epoch(whole);
+  REQUIRE(all.size() == 3);
+  std::vector<std::vector<Batch>> shares;
+  for (int rank : {0, 1, 2}) {
+    LoaderOptions r = o;
+    r.rank = rank, r.world_size = 3;
+    DataLoader part(data, augment(), r);
+    CHECK(part.batches_per_epoch() == 3);
+    shares.push_back(run_epoch(part));
+  }
+  for (size_t b = 0; b < all.size(); ++b) {
+    CAPTURE(b);
+    std::vector<int64_t> joined;
+    std::vector<float> pixels;
+    for (const auto& s : shares) {
+      REQUIRE(s[b].labels.size(0) == 2);
+      joined.insert(joined.end(), s[b].indices.begin(), s[b].indices.end());
+      const std::vector<float> px = s[b].images.to_vector<float>();
+      pixels.insert(pixels.end(), px.begin(), px.end());
+    }
+    CHECK(joined == all[b].indices);
+    CHECK(pixels == all[b].images.to_vector<float>());  // same augmentation per image
+  }
+  LoaderOptions uneven = o;
+  uneven.world_size = 4;
+  CHECK(contains(error_of([&] { DataLoader bad(data, nullptr, uneven); }),
+                 "cannot be shared equally by 4 processes"));
+  LoaderOptions ragged = o;
+  ragged.world_size = 2, ragged.drop_last = false;
+  CHECK(contains(error_of([&] { DataLoader bad(data, nullptr, ragged); }), "last ragged batch"));
+}

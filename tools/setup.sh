@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(build-essential cmake ninja-build ccache pkg-config
           libeigen3-dev doctest-dev libcli11-dev nlohmann-json3-dev zlib1g-dev
           libjpeg62-turbo-dev libpng-dev libtomlplusplus-dev dataset-fashion-mnist
+          libopenmpi-dev openmpi-bin  # dist/: multi-process data parallel (mpirun)
           chromium)  # headless, renders report.html in tests (tools/render_report.sh)
 
 missing=()

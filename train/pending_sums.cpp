@@ -25,12 +25,26 @@ void PendingSums::add(const Tensor& batch_loss, const Tensor& batch_correct, int
   last_step_ = global_step;
 }
 
-RunningMeans PendingSums::take() {
+RunningMeans PendingSums::take(dist::Communicator& comm) {
   RunningMeans r;
   if (seen_ == 0) return r;
-  r.loss_sum = loss_sum_.item();
-  r.correct = int64_t(correct_.item());
-  r.seen = seen_;
+  if (comm.world_size() == 1) {
+    r.loss_sum = loss_sum_.item();
+    r.correct = int64_t(correct_.item());
+    r.seen = seen_;
+  } else {
+    // (loss_sum, correct, seen) in one message; counts stay exact in float64 below 2^53.
+    NoGradGuard no_grad;
+    Tensor sums = concat({reshape(to_device(loss_sum_, Device::cpu()), {1}),
+                          reshape(cast(to_device(correct_, Device::cpu()), DType::f64), {1}),
+                          full({1}, double(seen_), DType::f64)},
+                         0);
+    comm.all_reduce(sums);
+    const std::vector<double> v = sums.to_vector<double>();
+    r.loss_sum = v[0];
+    r.correct = int64_t(v[1]);
+    r.seen = int64_t(v[2]);
+  }
   const int64_t first = first_step_, last = last_step_;
   *this = PendingSums();
   WHET_CHECK(std::isfinite(r.loss_sum), "training stopped: the loss is ", r.loss_sum,

@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "core/tensor.h"
+#include "dist/communicator.h"
 #include "train/metrics.h"
 
 namespace whet::train {
@@ -18,10 +19,11 @@ class PendingSums {
            int64_t global_step);
   bool empty() const { return seen_ == 0; }
 
-  // Reads and clears the sums. A non-finite loss among them stops the run here, naming the
-  // steps, before anything (a checkpoint, the best weights) records what it did; as timm's
-  // train.py does ("Loss is nan, stopping training").
-  RunningMeans take();
+  // Reads and clears the sums, added up over the ranks of `comm` (a collective: every rank
+  // calls it at the same steps). A non-finite loss among them stops the run here, on every
+  // rank, naming the steps, before anything (a checkpoint, the best weights) records what it
+  // did; as timm's train.py does ("Loss is nan, stopping training").
+  RunningMeans take(dist::Communicator& comm);
 
  private:
   Tensor loss_sum_;  // 0-D float64: sum of batch mean loss x batch size

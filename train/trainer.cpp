@@ -12,6 +12,7 @@
 #include "core/math_mode.h"
 #include "core/pinned.h"
 #include "data/loader.h"
+#include "dist/data_parallel.h"
 #include "io/atomic_file.h"
 #include "io/safetensors.h"
 #include "io/weights.h"
@@ -113,6 +114,11 @@ struct Trainer::State {
   std::unique_ptr<Criterion> criterion;
   int64_t steps_per_epoch = 0, total_steps = 0;
   std::vector<std::string> setup_log;
+  // Data parallelism (dist/): every rank trains on its share of each batch and averages the
+  // gradients; rank 0 alone writes files and prints. A group of one otherwise.
+  std::shared_ptr<dist::Communicator> comm;
+  bool root = true;
+  bool parallel() const { return comm->world_size() > 1; }
 
   // Where the run stands; what a checkpoint saves under train.* and loader.*.
   bool resumed = false;
@@ -148,12 +154,16 @@ StepOutcome Trainer::State::train_step(const data::Batch& b) {
     total = cfg.l1 > 0 ? loss + nn::l1_penalty(trainable) * cfg.l1 : loss;
   }
   scaler->scale(total).backward();
+  if (parallel()) dist::average_gradients(trainable, *comm);
   if (cfg.clip_grad > 0) {
     scaler->unscale_(*opt);
     optim::clip_grad_norm_(trainable, cfg.clip_grad);
   }
   scaler->step(*opt);
   scaler->update();
+  // Rank 0's running statistics for all (DDP broadcasts them before each forward; after the
+  // step, validation between steps sees them too).
+  if (parallel()) dist::broadcast_buffers(*model, *comm);
   schedule->after_step();
   NoGradGuard no_grad;
   StepOutcome o;
@@ -234,7 +244,9 @@ EvalResult Trainer::State::validate(data::DataLoader& loader, double& mean_loss)
 
 Trainer::Trainer(TrainConfig config, std::ostream* out, bool tty) : s_(std::make_unique<State>()) {
   State& s = *s_;
-  s.out = out;
+  s.comm = dist::world();
+  s.root = s.comm->rank() == 0;
+  s.out = s.root ? out : nullptr;  // one rank speaks for the run
   s.tty = tty;
   TrainConfig& c = s.cfg;
   c = std::move(config);
@@ -273,15 +285,25 @@ Trainer::Trainer(TrainConfig config, std::ostream* out, bool tty) : s_(std::make
   s.model = build_model(c, num_classes, /*load_weights=*/!s.resumed, s.setup_log);
   s.model->to(s.device);
   s.trainable = s.model->trainable_parameters();
+  if (s.parallel()) {
+    // After every rank has checked the output directory, before rank 0 writes to it.
+    dist::broadcast_module(*s.model, *s.comm);
+    s.setup_log.push_back("data parallel: " + std::to_string(s.comm->world_size()) +
+                          " processes (" + s.comm->backend() + "), " +
+                          std::to_string(c.batch_size / s.comm->world_size()) +
+                          " images each per step");
+  }
 
   data::LoaderOptions lo;
   lo.batch_size = c.batch_size;
   lo.shuffle = c.shuffle;
   // A last batch of one image would give BatchNorm a single value per channel; timm drops
   // the ragged last batch in training for the same reason.
-  lo.drop_last = s.data.train->size() > c.batch_size;
+  lo.drop_last = s.data.train->size() > c.batch_size || s.parallel();
   lo.num_workers = int(c.workers);
   lo.seed = uint64_t(c.seed);
+  lo.rank = s.comm->rank();
+  lo.world_size = s.comm->world_size();
   // Batches bound for a GPU are loaded into pinned memory, whose upload does not wait.
   if (s.device.is_cuda()) lo.allocator = [](const Shape& sh, DType t) { return empty_pinned(sh, t); };
   s.train_loader = std::make_unique<data::DataLoader>(s.data.train, train_transform_for(c), lo);
@@ -289,6 +311,7 @@ Trainer::Trainer(TrainConfig config, std::ostream* out, bool tty) : s_(std::make
     data::LoaderOptions vo = lo;
     vo.shuffle = false;
     vo.drop_last = false;
+    vo.rank = 0, vo.world_size = 1;  // every rank validates it all: schedules stay in step
     s.val_loader = std::make_unique<data::DataLoader>(s.data.val, eval_transform_for(c), vo);
   }
   s.steps_per_epoch = s.train_loader->batches_per_epoch();
@@ -324,15 +347,19 @@ TrainResult Trainer::run() {
   std::ostream null_stream(nullptr);
   Progress progress(s.out ? *s.out : null_stream, s.tty, c.quiet || !s.out, c.log_every);
 
-  fs::create_directories(c.output_dir);
-  if (!s.resumed) {
+  const bool root = s.root;
+  if (root) fs::create_directories(c.output_dir);
+  if (root && !s.resumed) {
     for (const char* stale : {"best.safetensors", "eval.json", "report.html"})
       fs::remove(fs::path(c.output_dir) / stale);
   }
   const std::string dir = c.output_dir;
-  write_text_atomic((fs::path(dir) / "config.toml").string(), to_toml(recorded(c)));
-  MetricsLog metrics((fs::path(dir) / "metrics.jsonl").string(), s.resumed, s.global_step,
-                     s.epochs_done);
+  std::optional<MetricsLog> metrics;
+  if (root) {
+    write_text_atomic((fs::path(dir) / "config.toml").string(), to_toml(recorded(c)));
+    metrics.emplace((fs::path(dir) / "metrics.jsonl").string(), s.resumed, s.global_step,
+                    s.epochs_done);
+  }
   const std::string last_path = last_checkpoint_path(dir), best_path = best_checkpoint_path(dir);
 
   progress.message("train: " + s.data.train->describe() +
@@ -378,8 +405,14 @@ TrainResult Trainer::run() {
     result.best_val_acc = s.best_val_acc;
     return result;
   };
+  // A collective decision under data parallelism: a signal reaches the ranks at different
+  // steps, and a rank that stopped alone would leave the others waiting for it.
   auto should_stop = [&] {
-    return stop_requested_.load() || (c.stop_at_step > 0 && s.global_step >= c.stop_at_step);
+    bool stop = stop_requested_.load() || (c.stop_at_step > 0 && s.global_step >= c.stop_at_step);
+    if (!s.parallel()) return stop;
+    Tensor flag = full({}, stop ? 1.0 : 0.0, DType::i64);
+    s.comm->all_reduce(flag, dist::ReduceOp::max);
+    return flag.item() != 0;
   };
 
   for (int64_t epoch = s.start.epoch; epoch < c.epochs; ++epoch) {
@@ -410,7 +443,7 @@ TrainResult Trainer::run() {
       const bool save = !last && (stop || (c.checkpoint_every > 0 &&
                                            s.global_step % c.checkpoint_every == 0));
       if (!s.device.is_cuda() || log_line || last || save) {
-        const RunningMeans read = pending.take();  // waits for the device
+        const RunningMeans read = pending.take(*s.comm);  // waits for the device (and ranks)
         s.epoch_means.add(read);
         window.add(read);
       }
@@ -420,7 +453,7 @@ TrainResult Trainer::run() {
       ++session_steps;
 
       if (log_line) {
-        metrics.step({epoch + 1, step + 1, s.global_step, window.loss(), window.acc(), lr,
+        if (metrics) metrics->step({epoch + 1, step + 1, s.global_step, window.loss(), window.acc(), lr,
                       window_seconds > 0 ? double(window.seen) / window_seconds : kNoValue});
         window = {};
         window_seconds = 0;
@@ -437,7 +470,7 @@ TrainResult Trainer::run() {
       progress.step(ps);
 
       if (last) break;
-      if (save)
+      if (save && root)
         save_checkpoint(last_path, s.snapshot(s.train_loader->position(),
                                               s.epoch_seconds + seconds_since(epoch_start)));
       if (stop) {
@@ -480,10 +513,12 @@ TrainResult Trainer::run() {
       s.best_epoch = epoch + 1;
     }
     s.last_epoch = rec;
-    Checkpoint ck = s.snapshot({epoch + 1, 0}, 0.0);
-    save_checkpoint(last_path, ck);
-    if (improved) save_checkpoint(best_path, ck);
-    metrics.epoch(rec);
+    if (root) {
+      Checkpoint ck = s.snapshot({epoch + 1, 0}, 0.0);
+      save_checkpoint(last_path, ck);
+      if (improved) save_checkpoint(best_path, ck);
+      metrics->epoch(rec);
+    }
 
     char line[256];
     std::snprintf(line, sizeof line, "epoch %lld/%lld  train loss %.4f acc %.4f",
@@ -497,7 +532,7 @@ TrainResult Trainer::run() {
     std::snprintf(line, sizeof line, "  lr %.3g  %s", rec.lr, format_duration(seconds).c_str());
     progress.message(summary + line);
     try {
-      write_report(dir);
+      if (root) write_report(dir);
     } catch (const Error& e) {
       progress.message(std::string("warning: report.html not written: ") + e.what());
     }
@@ -519,6 +554,7 @@ TrainResult Trainer::run() {
       data::LoaderOptions eo = s.train_loader->options();
       eo.shuffle = false;
       eo.drop_last = false;
+      eo.rank = 0, eo.world_size = 1;
       data::DataLoader train_eval(s.data.train, eval_transform_for(c), eo);
       double unused = 0;
       s.last_eval = s.validate(train_eval, unused);
@@ -527,8 +563,8 @@ TrainResult Trainer::run() {
   }
   nlohmann::json ej = to_json(*s.last_eval);
   ej["split"] = split;
-  write_text_atomic((fs::path(dir) / "eval.json").string(), ej.dump() + "\n");
-  if (!c.save.empty()) {
+  if (root) write_text_atomic((fs::path(dir) / "eval.json").string(), ej.dump() + "\n");
+  if (root && !c.save.empty()) {
     if (fs::path(c.save).has_parent_path()) fs::create_directories(fs::path(c.save).parent_path());
     io::save_safetensors(c.save, io::to_pytorch_layout(s.model->state_dict()),
                          {{"format", "pt"},
@@ -538,7 +574,7 @@ TrainResult Trainer::run() {
     progress.message("weights: " + c.save);
   }
   try {
-    write_report(dir);
+    if (root) write_report(dir);
   } catch (const Error& e) {
     progress.message(std::string("warning: report.html not written: ") + e.what());
   }

@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "core/error.h"
+#include "dist/communicator.h"
 #include "tools/whet/commands.h"
 
 int main(int argc, char** argv) {
@@ -31,6 +32,7 @@ int main(int argc, char** argv) {
     return whet::cli::run_selected(app);
   } catch (const whet::Error& e) {
     std::cerr << "whet: error: " << e.what() << "\n";
+    whet::dist::abort_peers(1);  // under mpirun: the other ranks must not wait for this one
     return 1;
   }
 }

@@ -1,0 +1,36 @@
+// What every Communicator shares: the argument checks, and reading the MPI launcher's
+// environment (without starting MPI).
+#include "dist/communicator.h"
+
+#include <cerrno>
+#include <cstdlib>
+
+#include "dist/detail.h"
+
+namespace whet::dist {
+namespace detail {
+
+int launcher_world_size() {
+  for (const char* var : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "MV2_COMM_WORLD_SIZE"}) {
+    const char* s = std::getenv(var);
+    if (!s || !*s) continue;
+    char* end = nullptr;
+    errno = 0;
+    long n = std::strtol(s, &end, 10);
+    if (errno == 0 && *end == '\0' && n > 0 && n <= INT_MAX) return int(n);
+  }
+  return 0;
+}
+
+void check_collective_arg(const Tensor& t, const char* op) {
+  WHET_CHECK(t.defined(), op, ": undefined tensor");
+  const DType dt = t.dtype();
+  WHET_CHECK(dt == DType::f32 || dt == DType::f64 || dt == DType::i64, op, ": dtype ",
+             dtype_name(dt), " is not supported (float32, float64 and int64 only)");
+}
+
+}  // namespace detail
+
+bool launched_by_mpi() { return detail::launcher_world_size() > 1; }
+
+}  // namespace whet::dist

@@ -1,0 +1,54 @@
+// Collective communication between the processes of a data-parallel run, as a
+// torch.distributed process group: MPI between processes (CPU tensors, and CUDA tensors
+// staged through the host), a single-process group when there is nothing to talk to.
+// NCCL between GPUs is to come behind the same interface.
+//
+//   auto comm = dist::world();          // MPI when started by mpirun with more than one rank
+//   dist::broadcast_module(model, *comm);
+//   ... loss.backward();
+//   dist::average_gradients(params, *comm);
+//   opt.step();
+#pragma once
+#include <memory>
+#include <string>
+
+#include "core/tensor.h"
+
+namespace whet::dist {
+
+enum class ReduceOp { sum, max, min };
+
+class Communicator {
+ public:
+  virtual ~Communicator() = default;
+  virtual int rank() const = 0;
+  virtual int world_size() const = 0;
+  virtual std::string backend() const = 0;  // "mpi" or "single"
+
+  // In place, on every rank at once, with the same shape and dtype everywhere (float32,
+  // float64, int64). Every rank must make the same calls in the same order.
+  virtual void all_reduce(Tensor& t, ReduceOp op = ReduceOp::sum) = 0;
+  // t takes root's values on every rank.
+  virtual void broadcast(Tensor& t, int root) = 0;
+  virtual void barrier() = 0;
+};
+
+// True when this process was started by an MPI launcher (mpirun / mpiexec) among two or
+// more ranks; read from the launcher's environment, without starting MPI.
+bool launched_by_mpi();
+
+// The run's process group, made on first call: MPI when launched_by_mpi(), else a group of
+// one. Throws, naming the reason, when mpirun started this process but whet was built
+// without MPI.
+std::shared_ptr<Communicator> world();
+
+// A group of one: collectives are identities. For single-process runs and tests.
+std::shared_ptr<Communicator> single_process();
+
+// After an error on this rank that the others may not share (a full disk on rank 0, say),
+// ends every rank of the run at once (MPI_Abort) with exit_code: a rank left waiting in a
+// collective would hang the job. Does nothing when MPI was never started or the run has one
+// process.
+void abort_peers(int exit_code);
+
+}  // namespace whet::dist

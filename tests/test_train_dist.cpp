@@ -1,0 +1,138 @@
+// `whet train` on two processes under the MPI launcher (dist/, data parallelism): the same
+// steps as one process, one rank writing, refusals that reach every rank. Compiled where whet
+// has MPI (tests/CMakeLists.txt defines WHET_MPIEXEC); dist/'s own collectives are tested by
+// tests/mpi/test_dist_mpi.cpp.
+#ifdef WHET_MPIEXEC
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "io/safetensors.h"
+#include "tests/cli_util.h"
+#include "tests/temp_dir.h"
+#include "tests/test_train_util.h"
+
+namespace {
+
+using whet_test::contains;
+using whet_test::Run;
+using whet_test::TempDir;
+
+// `whet ARGS` on `ranks` processes, killed after timeout_s (exit status 124). One OpenMP
+// thread each: the ranks share the cores.
+Run run_ranks(int ranks, const std::string& args, int timeout_s = 300) {
+  const std::string env =
+      "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1 timeout " +
+      std::to_string(timeout_s) + " ";
+  return whet_test::run_shell(env + WHET_MPIEXEC + " -n " + std::to_string(ranks) + " " +
+                              WHET_MPIEXEC_FLAGS + " " + WHET_CLI + " " + args);
+}
+
+std::string common_args(const std::string& data) {
+  return "train --model small_cnn --data tensors:" + data +
+         " --val-fraction 0.25 --image-size 12 --batch-size 8 --epochs 2 --seed 3 --workers 0"
+         " --augment flip";
+}
+
+int64_t line_count(const std::string& path) {
+  std::ifstream in(path);
+  return std::count(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>(), '\n');
+}
+
+}  // namespace
+
+TEST_CASE("train: two processes under mpirun take the one-process steps (BatchNorm frozen)") {
+  TempDir dir;
+  const std::string data = train_test::write_tensor_data(dir.file("d.safetensors"));
+  // Frozen BatchNorm normalises each image alone, so half batches average to the whole
+  // batch's gradient; only the order of float32 additions differs.
+  const std::string args = common_args(data) + " --freeze-bn";
+  const Run two = run_ranks(2, args + " --output-dir " + dir.file("two") + " --save " +
+                                   dir.file("two.safetensors"));
+  INFO(two.out);
+  REQUIRE(two.status == 0);
+  CHECK(contains(two.out, "data parallel: 2 processes (mpi), 4 images each per step"));
+  const Run one = whet_test::run_whet(args + " --quiet --output-dir " + dir.file("one") +
+                                      " --save " + dir.file("one.safetensors"));
+  REQUIRE(one.status == 0);
+
+  const auto a = whet::io::load_safetensors(dir.file("two.safetensors"));
+  const auto b = whet::io::load_safetensors(dir.file("one.safetensors"));
+  REQUIRE(a.tensors.size() == b.tensors.size());
+  for (size_t i = 0; i < a.tensors.size(); ++i) {
+    CAPTURE(a.tensors[i].first);
+    const std::vector<double> x = a.tensors[i].second.to_vector<double>();
+    const std::vector<double> y = b.tensors[i].second.to_vector<double>();
+    REQUIRE(x.size() == y.size());
+    double scale = 0, diff = 0;
+    for (size_t k = 0; k < x.size(); ++k) {
+      scale = std::max(scale, std::abs(y[k]));
+      diff = std::max(diff, std::abs(x[k] - y[k]));
+    }
+    CHECK(diff <= 1e-5 * scale + 1e-7);
+  }
+  // Rank 0 alone wrote the run: as many metric lines as the one-process run.
+  CHECK(line_count(dir.file("two/metrics.jsonl")) == line_count(dir.file("one/metrics.jsonl")));
+}
+
+TEST_CASE("train: BatchNorm training on two processes keeps the ranks in step and resumes") {
+  TempDir dir;
+  const std::string data = train_test::write_tensor_data(dir.file("d.safetensors"));
+  const std::string out = dir.file("run");
+  const Run first = run_ranks(2, common_args(data) + " --quiet --output-dir " + out +
+                                     " --stop-at-step 8");
+  INFO(first.out);
+  REQUIRE(first.status == 0);
+  const Run rest = run_ranks(2, "train --resume " + out + " --quiet");
+  INFO(rest.out);
+  REQUIRE(rest.status == 0);
+  CHECK(std::ifstream(out + "/eval.json").good());
+  const Run whole = run_ranks(2, common_args(data) + " --quiet --output-dir " + dir.file("whole"));
+  REQUIRE(whole.status == 0);
+  const auto a = whet::io::load_safetensors(out + "/last.safetensors");
+  const auto b = whet::io::load_safetensors(dir.file("whole/last.safetensors"));
+  // Stopped, resumed and finished on two ranks: the checkpoint's weights are bit for bit those
+  // of the uninterrupted two-rank run.
+  int compared = 0;
+  for (const auto& [name, t] : a.tensors) {
+    if (name.rfind("model.", 0) != 0) continue;
+    for (const auto& [name_b, u] : b.tensors) {
+      if (name_b != name) continue;
+      CAPTURE(name);
+      CHECK(train_test::bitwise_equal({{name, t}}, {{name, u}}));
+      ++compared;
+    }
+  }
+  CHECK(compared > 10);
+}
+
+TEST_CASE("train: a batch that two processes cannot share fails on every rank, naming why") {
+  TempDir dir;
+  const std::string data = train_test::write_tensor_data(dir.file("d.safetensors"));
+  const Run r =
+      run_ranks(2, common_args(data) + " --quiet --batch-size 7 --output-dir " + dir.file("x"));
+  CHECK(r.status != 0);
+  CHECK(contains(r.out, "cannot be shared equally by 2 processes"));
+}
+
+TEST_CASE("train: an error on rank 0 alone ends every rank instead of hanging the job") {
+  TempDir dir;
+  const std::string data = train_test::write_tensor_data(dir.file("d.safetensors"));
+  // A folder where rank 0 (the one that writes) must put its first checkpoint: its save
+  // fails while rank 1 goes on to the next step's all-reduce, which rank 0 never joins.
+  std::filesystem::create_directories(dir.file("run/last.safetensors"));
+  const Run r = run_ranks(2,
+                          common_args(data) + " --overwrite --checkpoint-every 2 --quiet "
+                                              "--output-dir " + dir.file("run"),
+                          /*timeout_s=*/120);
+  INFO(r.out);
+  CHECK(r.status != 0);
+  CHECK(r.status != 124);  // timeout(1)'s status: the ranks hung
+  CHECK(contains(r.out, "last.safetensors"));
+}
+
+#endif  // WHET_MPIEXEC
