@@ -90,6 +90,10 @@ if [[ ${WHET_SKIP_BENCH:-0} != 1 ]]; then
   bench r18_head --model resnet18 --batch 128 --precision bf16 --train head
   bench r50_bf16 --model resnet50 --batch 128 --precision bf16
   bench mnv2_bf16 --model mobilenet_v2 --batch 128 --precision bf16
+  # The fused optimizer kernels alone, over ResNet-50's parameters.
+  step optim_r50 timeout "${WHET_BENCH_TIMEOUT:-40}" "$bin/bench_optim" --device cuda \
+    --model resnet50
+  note "$(awk '/ms\/step/ { printf "%s %s ms; ", $1, $2 }' "$OUT/optim_r50.log")"
 fi
 
 # The README demo on the GPU, from the carried Fashion-MNIST files.
