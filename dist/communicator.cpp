@@ -3,6 +3,7 @@
 #include "dist/communicator.h"
 
 #include <cerrno>
+#include <initializer_list>
 #include <cstdlib>
 
 #include "dist/detail.h"
@@ -10,8 +11,10 @@
 namespace whet::dist {
 namespace detail {
 
-int launcher_world_size() {
-  for (const char* var : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "MV2_COMM_WORLD_SIZE"}) {
+namespace {
+// The first of `vars` that holds a positive int, or 0.
+int first_count(std::initializer_list<const char*> vars) {
+  for (const char* var : vars) {
     const char* s = std::getenv(var);
     if (!s || !*s) continue;
     char* end = nullptr;
@@ -20,6 +23,11 @@ int launcher_world_size() {
     if (errno == 0 && *end == '\0' && n > 0 && n <= INT_MAX) return int(n);
   }
   return 0;
+}
+}  // namespace
+
+int launcher_world_size() {
+  return first_count({"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "MV2_COMM_WORLD_SIZE"});
 }
 
 void check_collective_arg(const Tensor& t, const char* op) {
@@ -32,5 +40,11 @@ void check_collective_arg(const Tensor& t, const char* op) {
 }  // namespace detail
 
 bool launched_by_mpi() { return detail::launcher_world_size() > 1; }
+
+int local_ranks() {
+  const int n = detail::first_count(
+      {"OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS", "MV2_COMM_WORLD_LOCAL_SIZE"});
+  return n > 0 ? n : 1;
+}
 
 }  // namespace whet::dist

@@ -55,7 +55,7 @@ TEST_CASE("train: two processes under mpirun take the one-process steps (BatchNo
                                    dir.file("two.safetensors"));
   INFO(two.out);
   REQUIRE(two.status == 0);
-  CHECK(contains(two.out, "data parallel: 2 processes (mpi), 4 images each per step"));
+  CHECK(contains(two.out, "data parallel: 2 processes (mpi), 4 images per process per step"));
   const Run one = whet_test::run_whet(args + " --quiet --output-dir " + dir.file("one") +
                                       " --save " + dir.file("one.safetensors"));
   REQUIRE(one.status == 0);

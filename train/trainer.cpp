@@ -6,11 +6,13 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <ostream>
+#include <thread>
 
 #include "core/autocast.h"
 #include "core/autograd.h"
 #include "core/math_mode.h"
 #include "core/pinned.h"
+#include "core/threads.h"
 #include "data/loader.h"
 #include "dist/data_parallel.h"
 #include "io/atomic_file.h"
@@ -286,12 +288,16 @@ Trainer::Trainer(TrainConfig config, std::ostream* out, bool tty) : s_(std::make
   s.model->to(s.device);
   s.trainable = s.model->trainable_parameters();
   if (s.parallel()) {
+    // Ranks on one machine share its cores; each would otherwise run a thread per core.
+    if (!std::getenv("OMP_NUM_THREADS"))
+      set_cpu_threads(std::max(1, int(std::thread::hardware_concurrency()) / dist::local_ranks()));
     // After every rank has checked the output directory, before rank 0 writes to it.
     dist::broadcast_module(*s.model, *s.comm);
     s.setup_log.push_back("data parallel: " + std::to_string(s.comm->world_size()) +
                           " processes (" + s.comm->backend() + "), " +
                           std::to_string(c.batch_size / s.comm->world_size()) +
-                          " images each per step");
+                          " images per process per step, " + std::to_string(cpu_threads()) +
+                          " CPU thread(s) per process");
   }
 
   data::LoaderOptions lo;

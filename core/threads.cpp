@@ -1,0 +1,16 @@
+#include "core/threads.h"
+
+#include <omp.h>
+
+#include "core/error.h"
+
+namespace whet {
+
+int cpu_threads() { return omp_get_max_threads(); }
+
+void set_cpu_threads(int n) {
+  WHET_CHECK(n >= 1, "set_cpu_threads: need at least one thread, got ", n);
+  omp_set_num_threads(n);
+}
+
+}  // namespace whet
