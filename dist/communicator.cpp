@@ -2,6 +2,7 @@
 // environment (without starting MPI).
 #include "dist/communicator.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <initializer_list>
 #include <cstdlib>
@@ -12,22 +13,22 @@ namespace whet::dist {
 namespace detail {
 
 namespace {
-// The first of `vars` that holds a positive int, or 0.
-int first_count(std::initializer_list<const char*> vars) {
+// The first of `vars` that holds an int >= least, or -1.
+int first_int(std::initializer_list<const char*> vars, long least) {
   for (const char* var : vars) {
     const char* s = std::getenv(var);
     if (!s || !*s) continue;
     char* end = nullptr;
     errno = 0;
     long n = std::strtol(s, &end, 10);
-    if (errno == 0 && *end == '\0' && n > 0 && n <= INT_MAX) return int(n);
+    if (errno == 0 && *end == '\0' && n >= least && n <= INT_MAX) return int(n);
   }
-  return 0;
+  return -1;
 }
 }  // namespace
 
 int launcher_world_size() {
-  return first_count({"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "MV2_COMM_WORLD_SIZE"});
+  return std::max(0, first_int({"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "MV2_COMM_WORLD_SIZE"}, 1));
 }
 
 void check_collective_arg(const Tensor& t, const char* op) {
@@ -42,9 +43,15 @@ void check_collective_arg(const Tensor& t, const char* op) {
 bool launched_by_mpi() { return detail::launcher_world_size() > 1; }
 
 int local_ranks() {
-  const int n = detail::first_count(
-      {"OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS", "MV2_COMM_WORLD_LOCAL_SIZE"});
+  const int n = detail::first_int(
+      {"OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS", "MV2_COMM_WORLD_LOCAL_SIZE"}, 1);
   return n > 0 ? n : 1;
+}
+
+int local_rank() {
+  const int r = detail::first_int(
+      {"OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "MV2_COMM_WORLD_LOCAL_RANK"}, 0);
+  return r >= 0 ? r : 0;
 }
 
 }  // namespace whet::dist

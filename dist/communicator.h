@@ -40,6 +40,9 @@ bool launched_by_mpi();
 // How many ranks the launcher started on this machine (OMPI_COMM_WORLD_LOCAL_SIZE,
 // MPI_LOCALNRANKS, MV2_COMM_WORLD_LOCAL_SIZE); 1 when it did not say. They share its cores.
 int local_ranks();
+// This process's place among them (OMPI_COMM_WORLD_LOCAL_RANK, MPI_LOCALRANKID,
+// MV2_COMM_WORLD_LOCAL_RANK); 0 when the launcher did not say.
+int local_rank();
 
 // The run's process group, made on first call: MPI when launched_by_mpi(), else a group of
 // one. Throws, naming the reason, when mpirun started this process but whet was built

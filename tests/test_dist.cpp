@@ -121,6 +121,29 @@ TEST_CASE("dist: launched_by_mpi reads the launcher's environment") {
   CHECK_FALSE(dist::launched_by_mpi());
 }
 
+TEST_CASE("dist: local_ranks and local_rank read the launcher's environment") {
+  EnvVar size("OMPI_COMM_WORLD_LOCAL_SIZE", nullptr), rank("OMPI_COMM_WORLD_LOCAL_RANK", nullptr),
+      mpich_size("MPI_LOCALNRANKS", nullptr), mpich_rank("MPI_LOCALRANKID", nullptr),
+      mv2_size("MV2_COMM_WORLD_LOCAL_SIZE", nullptr), mv2_rank("MV2_COMM_WORLD_LOCAL_RANK", nullptr);
+  CHECK(dist::local_ranks() == 1);  // not said: alone on the machine
+  CHECK(dist::local_rank() == 0);
+  {
+    EnvVar s("OMPI_COMM_WORLD_LOCAL_SIZE", "4"), r("OMPI_COMM_WORLD_LOCAL_RANK", "0");
+    CHECK(dist::local_ranks() == 4);
+    CHECK(dist::local_rank() == 0);  // rank 0 is a rank, not "unset"
+  }
+  {
+    EnvVar s("MPI_LOCALNRANKS", "2"), r("MPI_LOCALRANKID", "1");
+    CHECK(dist::local_ranks() == 2);
+    CHECK(dist::local_rank() == 1);
+  }
+  {
+    EnvVar s("OMPI_COMM_WORLD_LOCAL_SIZE", "0"), r("OMPI_COMM_WORLD_LOCAL_RANK", "-1");
+    CHECK(dist::local_ranks() == 1);  // nonsense values are not believed
+    CHECK(dist::local_rank() == 0);
+  }
+}
+
 TEST_CASE("dist: world is the group of one outside mpirun") {
   if (dist::launched_by_mpi()) return;  // the suite itself was started by mpirun
   auto comm = dist::world();

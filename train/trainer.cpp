@@ -256,6 +256,11 @@ Trainer::Trainer(TrainConfig config, std::ostream* out, bool tty) : s_(std::make
   c.device = resolve_device(c.device);  // config.toml records the device the run used
   check_runnable(c);
   s.device = Device::parse(c.device);
+  if (s.parallel() && s.device.is_cuda() && c.device.find(':') == std::string::npos) {
+    // `--device cuda` under mpirun: one GPU per rank on each machine (config.toml keeps
+    // "cuda", so a resumed run maps its ranks afresh).
+    s.device = Device::cuda(dist::local_rank() % cuda_device_count());
+  }
   s.precision = precision_policy(c.precision);
   set_allow_tf32(s.precision.tf32);  // process-wide: each run sets it for itself
 
