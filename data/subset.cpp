@@ -98,6 +98,22 @@ static std::vector<std::vector<int64_t>> indices_by_class(const Dataset& d) {
   return by;
 }
 
+DatasetPtr shard(DatasetPtr base, int rank, int world) {
+  WHET_CHECK(base != nullptr, "shard: no dataset");
+  WHET_CHECK(world >= 1 && rank >= 0 && rank < world, "shard: rank ", rank,
+             " is outside a world of ", world);
+  if (world == 1) return base;
+  const int64_t n = base->size();
+  WHET_CHECK(n >= world, "shard: ", base->describe(), " has ", n, " samples, fewer than the ",
+             world, " processes that share it");
+  std::vector<int64_t> indices;
+  for (int64_t i = n * rank / world; i < n * (rank + 1) / world; ++i) indices.push_back(i);
+  return std::make_shared<Subset>(base, std::move(indices), std::vector<int64_t>{},
+                                  std::vector<std::string>{},
+                                  "share " + std::to_string(rank + 1) + " of " +
+                                      std::to_string(world));
+}
+
 DatasetPtr limit_per_class(DatasetPtr base, int64_t per_class, uint64_t seed) {
   WHET_CHECK(base != nullptr, "limit_per_class: no dataset");
   WHET_CHECK(per_class > 0, "limit_per_class: per_class must be positive, got ", per_class);

@@ -41,6 +41,11 @@ class Subset : public Dataset {
   std::string note_;
 };
 
+// Rank `rank`'s contiguous share of `base` among `world` processes: indices
+// [rank * n / world, (rank + 1) * n / world). The shares are disjoint and cover base; they
+// differ in size by at most one. Needs n >= world, so that no share is empty.
+DatasetPtr shard(DatasetPtr base, int rank, int world);
+
 // The samples of the given classes, relabelled 0..k-1 in the order given. Throws for an
 // empty list, a duplicate or an out-of-range class.
 DatasetPtr select_classes(DatasetPtr base, const std::vector<int64_t>& classes);

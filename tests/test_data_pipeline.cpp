@@ -3,10 +3,12 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <numeric>
 #include <set>
 
 #include "data/loader.h"
 #include "data/sample_rng.h"
+#include "data/subset.h"
 #include "data/transforms.h"
 #include "tests/data_test_util.h"
 
@@ -307,4 +309,22 @@ TEST_CASE("data: the ranks' shares of a batch are the single-process batch, spli
   LoaderOptions ragged = o;
   ragged.world_size = 2, ragged.drop_last = false;
   CHECK(contains(error_of([&] { DataLoader bad(data, nullptr, ragged); }), "last ragged batch"));
+}
+
+TEST_CASE("data: shard gives each rank a contiguous share, together the whole set") {
+  auto data = indexed_dataset(10, 2, 2, 2, 1);
+  std::vector<int64_t> seen;
+  for (int rank = 0; rank < 3; ++rank) {
+    DatasetPtr part = shard(data, rank, 3);
+    CHECK(part->size() == (rank == 0 ? 3 : rank == 1 ? 3 : 4));  // 10*r/3 boundaries: 0,3,6,10
+    auto sub = std::dynamic_pointer_cast<const Subset>(part);
+    REQUIRE(sub != nullptr);
+    seen.insert(seen.end(), sub->indices().begin(), sub->indices().end());
+  }
+  std::vector<int64_t> all(10);
+  std::iota(all.begin(), all.end(), int64_t(0));
+  CHECK(seen == all);  // in order, each index once
+  CHECK(shard(data, 0, 1) == data);  // one process: the dataset itself
+  CHECK(contains(error_of([&] { shard(data, 0, 11); }), "fewer than the 11 processes"));
+  CHECK(contains(error_of([&] { shard(data, 3, 3); }), "outside a world of 3"));
 }

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "io/safetensors.h"
@@ -77,6 +78,12 @@ TEST_CASE("train: two processes under mpirun take the one-process steps (BatchNo
   }
   // Rank 0 alone wrote the run: as many metric lines as the one-process run.
   CHECK(line_count(dir.file("two/metrics.jsonl")) == line_count(dir.file("one/metrics.jsonl")));
+  // Each rank validated its half; added up, the counts are the one-process evaluation's.
+  const auto eval_two = nlohmann::json::parse(std::ifstream(dir.file("two/eval.json")));
+  const auto eval_one = nlohmann::json::parse(std::ifstream(dir.file("one/eval.json")));
+  CHECK(eval_two["confusion"] == eval_one["confusion"]);
+  CHECK(eval_two["accuracy"] == eval_one["accuracy"]);
+  CHECK(std::abs(eval_two["loss"].get<double>() - eval_one["loss"].get<double>()) < 1e-5);
 }
 
 TEST_CASE("train: BatchNorm training on two processes keeps the ranks in step and resumes") {

@@ -54,6 +54,23 @@ void EvalAccumulator::add(const Tensor& logits, const Tensor& labels) {
   n_ += int64_t(y.size());
 }
 
+void EvalAccumulator::combine(dist::Communicator& comm) {
+  if (comm.world_size() == 1) return;
+  // Counts in one int64 message (n, correct, top-5, the confusion matrix), the loss in another.
+  std::vector<int64_t> counts = {n_, correct_, top5_correct_};
+  for (const auto& row : confusion_) counts.insert(counts.end(), row.begin(), row.end());
+  Tensor c = Tensor::from_vector(counts, {int64_t(counts.size())});
+  comm.all_reduce(c);
+  counts = c.to_vector<int64_t>();
+  n_ = counts[0], correct_ = counts[1], top5_correct_ = counts[2];
+  size_t at = 3;
+  for (auto& row : confusion_)
+    for (int64_t& v : row) v = counts[at++];
+  Tensor loss = Tensor::from_vector(std::vector<double>{loss_sum_}, {1});
+  comm.all_reduce(loss);
+  loss_sum_ = loss.to_vector<double>()[0];
+}
+
 EvalResult EvalAccumulator::result() const {
   EvalResult r;
   r.classes = names_;

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "data/loader.h"
+#include "dist/communicator.h"
 #include "nn/module.h"
 
 namespace whet::train {
@@ -54,6 +55,9 @@ class EvalAccumulator {
   void add(const Tensor& logits, const Tensor& labels);
   int64_t num_samples() const { return n_; }
   EvalResult result() const;
+  // Adds up the accumulators of every rank of `comm` (each saw its share of the data), so all
+  // hold the whole set's counts. A collective: every rank calls it once per pass.
+  void combine(dist::Communicator& comm);
 
  private:
   int64_t num_classes_;

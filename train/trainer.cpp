@@ -14,6 +14,7 @@
 #include "core/pinned.h"
 #include "core/threads.h"
 #include "data/loader.h"
+#include "data/subset.h"
 #include "dist/data_parallel.h"
 #include "io/atomic_file.h"
 #include "io/safetensors.h"
@@ -140,7 +141,19 @@ struct Trainer::State {
   double lr() const;  // the largest group lr (the head's, when it differs)
   StepOutcome train_step(const data::Batch& b);
   EvalResult validate(data::DataLoader& loader, double& mean_loss);
+  // In order, through the evaluation transform; under data parallelism, this rank's share
+  // (validate() adds the shares up).
+  std::unique_ptr<data::DataLoader> eval_loader(const data::DatasetPtr& data) const;
 };
+
+std::unique_ptr<data::DataLoader> Trainer::State::eval_loader(const data::DatasetPtr& data) const {
+  data::LoaderOptions o = train_loader->options();
+  o.shuffle = false;
+  o.drop_last = false;
+  o.rank = 0, o.world_size = 1;
+  return std::make_unique<data::DataLoader>(data::shard(data, comm->rank(), comm->world_size()),
+                                            eval_transform_for(cfg), o);
+}
 
 // One optimizer step on a batch: forward and loss (+ L1) under the precision's autocast,
 // scaled backward, clipping, step (skipped by the scaler on an fp16 overflow), schedule. The
@@ -240,6 +253,12 @@ EvalResult Trainer::State::validate(data::DataLoader& loader, double& mean_loss)
     loss_sum += (*criterion)(logits, labels, /*smoothing=*/false).item() * double(b.labels.size(0));
   }
   model->train();
+  if (parallel()) {  // each rank saw its share (eval_loader): add up, all hold the total
+    acc.combine(*comm);
+    Tensor l = Tensor::from_vector(std::vector<double>{loss_sum}, {1});
+    comm->all_reduce(l);
+    loss_sum = l.to_vector<double>()[0];
+  }
   mean_loss = loss_sum / double(acc.num_samples());
   return acc.result();
 }
@@ -318,13 +337,7 @@ Trainer::Trainer(TrainConfig config, std::ostream* out, bool tty) : s_(std::make
   // Batches bound for a GPU are loaded into pinned memory, whose upload does not wait.
   if (s.device.is_cuda()) lo.allocator = [](const Shape& sh, DType t) { return empty_pinned(sh, t); };
   s.train_loader = std::make_unique<data::DataLoader>(s.data.train, train_transform_for(c), lo);
-  if (s.data.val) {
-    data::LoaderOptions vo = lo;
-    vo.shuffle = false;
-    vo.drop_last = false;
-    vo.rank = 0, vo.world_size = 1;  // every rank validates it all: schedules stay in step
-    s.val_loader = std::make_unique<data::DataLoader>(s.data.val, eval_transform_for(c), vo);
-  }
+  if (s.data.val) s.val_loader = s.eval_loader(s.data.val);
   s.steps_per_epoch = s.train_loader->batches_per_epoch();
   if (c.max_steps_per_epoch > 0)
     s.steps_per_epoch = std::min(s.steps_per_epoch, c.max_steps_per_epoch);
@@ -562,13 +575,9 @@ TrainResult Trainer::run() {
       double unused = 0;
       s.last_eval = s.validate(*s.val_loader, unused);
     } else {
-      data::LoaderOptions eo = s.train_loader->options();
-      eo.shuffle = false;
-      eo.drop_last = false;
-      eo.rank = 0, eo.world_size = 1;
-      data::DataLoader train_eval(s.data.train, eval_transform_for(c), eo);
+      std::unique_ptr<data::DataLoader> train_eval = s.eval_loader(s.data.train);
       double unused = 0;
-      s.last_eval = s.validate(train_eval, unused);
+      s.last_eval = s.validate(*train_eval, unused);
       split = "training";
     }
   }
