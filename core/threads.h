@@ -7,5 +7,8 @@ namespace whet {
 
 int cpu_threads();
 void set_cpu_threads(int n);  // n >= 1
+// The CPUs this process may run on (its affinity mask, which a launcher that binds
+// processes narrows); 0 when unknown.
+int usable_cpus();
 
 }  // namespace whet

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <initializer_list>
+#include <string>
 #include <cstdlib>
 
 #include "dist/detail.h"
@@ -46,6 +47,13 @@ int local_ranks() {
   const int n = detail::first_int(
       {"OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS", "MV2_COMM_WORLD_LOCAL_SIZE"}, 1);
   return n > 0 ? n : 1;
+}
+
+std::string rank_label() {
+  if (!launched_by_mpi()) return "";
+  const int r = detail::first_int({"OMPI_COMM_WORLD_RANK", "PMI_RANK", "MV2_COMM_WORLD_RANK"}, 0);
+  return " (rank " + (r >= 0 ? std::to_string(r) : std::string("?")) + " of " +
+         std::to_string(detail::launcher_world_size()) + ")";
 }
 
 int local_rank() {

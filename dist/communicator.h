@@ -44,6 +44,10 @@ int local_ranks();
 // MV2_COMM_WORLD_LOCAL_RANK); 0 when the launcher did not say.
 int local_rank();
 
+// " (rank R of W)" when launched_by_mpi() (the launcher's OMPI_COMM_WORLD_RANK, PMI_RANK or
+// MV2_COMM_WORLD_RANK), else "": for messages that every rank may print.
+std::string rank_label();
+
 // The run's process group, made on first call: MPI when launched_by_mpi(), else a group of
 // one. Throws, naming the reason, when mpirun started this process but whet was built
 // without MPI.

@@ -169,6 +169,22 @@ void broadcast_module(nn::Module& module, Communicator& comm, int root) {
   broadcast_tensors(state, comm, root);
 }
 
+void check_in_step(const nn::NamedTensors& tensors, Communicator& comm, const std::string& what) {
+  if (comm.world_size() == 1) return;
+  // FNV-1a over names and bytes, 63 bits so that all_extremes can negate it.
+  uint64_t h = 1469598103934665603ull;
+  auto mix = [&h](uint8_t x) { h = (h ^ x) * 1099511628211ull; };
+  for (const auto& [name, t] : tensors) {
+    for (char c : name) mix(uint8_t(c));
+    const Tensor host = t.to(Device::cpu());
+    const auto* bytes = static_cast<const uint8_t*>(host.raw_data());
+    for (size_t i = 0; i < host.nbytes(); ++i) mix(bytes[i]);
+  }
+  Extremes e = all_extremes({int64_t(h >> 1)}, comm);
+  WHET_CHECK(e.hi[0] == e.lo[0], "data parallel: the ranks' ", what, " differ; they should be "
+             "bit for bit the same (a rank took another step, or a kernel is not deterministic)");
+}
+
 void broadcast_buffers(nn::Module& module, Communicator& comm, int root) {
   check_root("broadcast_buffers", root, comm);
   if (comm.world_size() == 1) return;

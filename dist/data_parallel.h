@@ -3,6 +3,7 @@
 // before the optimizer step, so all ranks take the same step and stay identical.
 #pragma once
 #include <cstddef>
+#include <string>
 #include <vector>
 
 #include "dist/communicator.h"
@@ -18,6 +19,11 @@ void broadcast_module(nn::Module& module, Communicator& comm, int root = 0);
 // otherwise updates from its own share of the batch. DDP's broadcast_buffers=True does this
 // before each forward; the model then evaluates alike on every rank.
 void broadcast_buffers(nn::Module& module, Communicator& comm, int root = 0);
+
+// Throws on every rank, naming `what`, unless `tensors` are bit for bit the same on all ranks
+// (one hash each, compared in one small all-reduce). Data parallelism keeps parameters and
+// optimizer state identical; this is the check that it did.
+void check_in_step(const nn::NamedTensors& tensors, Communicator& comm, const std::string& what);
 
 // Every defined gradient becomes its mean over the ranks. Gradients travel flattened into
 // buckets of at most bucket_bytes (one per dtype and device), a few large messages instead

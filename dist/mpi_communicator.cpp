@@ -102,6 +102,12 @@ class MpiCommunicator final : public Communicator {
     WHET_MPI_CHECK(MPI_Comm_set_errhandler(comm_, MPI_ERRORS_RETURN));
     WHET_MPI_CHECK(MPI_Comm_rank(comm_, &rank_));
     WHET_MPI_CHECK(MPI_Comm_size(comm_, &size_));
+    // A launcher from another MPI than the one whet links leaves each process a world of
+    // one: every rank would then train alone and write the same files.
+    const int announced = detail::launcher_world_size();
+    WHET_CHECK(announced == 0 || announced == size_, "MPI: the launcher started ", announced,
+               " ranks but MPI_COMM_WORLD holds ", size_, " (is mpirun from the MPI whet was "
+               "built with?)");
   }
   ~MpiCommunicator() override {
     int finalized = 1;

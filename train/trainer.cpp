@@ -40,6 +40,15 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
+// CPU threads for each rank of a data-parallel run on this machine: the launcher's binding
+// when it bound this process to fewer CPUs than the machine has, else an equal share.
+int threads_per_rank() {
+  const int machine = int(std::thread::hardware_concurrency());
+  const int mine = usable_cpus();
+  if (mine > 0 && mine < machine) return mine;
+  return std::max(1, machine / dist::local_ranks());
+}
+
 double seconds_since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
 }
@@ -144,7 +153,29 @@ struct Trainer::State {
   // In order, through the evaluation transform; under data parallelism, this rank's share
   // (validate() adds the shares up).
   std::unique_ptr<data::DataLoader> eval_loader(const data::DatasetPtr& data) const;
+  // Throws on every rank unless all ranks resolved the same run: configuration, data sizes,
+  // steps and the position resumed from. Ranks that differed there would take different
+  // numbers of steps and wait forever in a collective (folders listed differently on two
+  // machines, a checkpoint on one machine's local disk, --device auto finding a GPU on one).
+  void check_ranks_agree() const;
 };
+
+void Trainer::State::check_ranks_agree() const {
+  std::string what = to_toml(recorded(cfg));
+  for (int64_t v : {data.train->size(), data.val ? data.val->size() : -1, steps_per_epoch,
+                    global_step, start.epoch, start.batch, int64_t(device.type)})
+    what += "\n" + std::to_string(v);
+  // std::hash is the same function in every copy of this binary (no per-process seed).
+  const int64_t h = int64_t(std::hash<std::string>{}(what) >> 1);
+  Tensor hi = full({1}, double(0), DType::i64), lo = full({1}, double(0), DType::i64);
+  hi.data<int64_t>()[0] = h, lo.data<int64_t>()[0] = h;
+  comm->all_reduce(hi, dist::ReduceOp::max);
+  comm->all_reduce(lo, dist::ReduceOp::min);
+  WHET_CHECK(hi.data<int64_t>()[0] == lo.data<int64_t>()[0],
+             "data parallel: the ", comm->world_size(), " processes did not set up the same run "
+             "(configuration, dataset sizes, steps per epoch, device kind or resumed position "
+             "differ: each machine must see the same data, checkpoint and devices)");
+}
 
 std::unique_ptr<data::DataLoader> Trainer::State::eval_loader(const data::DatasetPtr& data) const {
   data::LoaderOptions o = train_loader->options();
@@ -176,9 +207,6 @@ StepOutcome Trainer::State::train_step(const data::Batch& b) {
   }
   scaler->step(*opt);
   scaler->update();
-  // Rank 0's running statistics for all (DDP broadcasts them before each forward; after the
-  // step, validation between steps sees them too).
-  if (parallel()) dist::broadcast_buffers(*model, *comm);
   schedule->after_step();
   NoGradGuard no_grad;
   StepOutcome o;
@@ -211,6 +239,7 @@ Checkpoint Trainer::State::snapshot(data::LoaderPosition next, double seconds_in
   ck.add_real("train.epoch_seconds", seconds_in_epoch);
   ck.add_real("train.best_val_acc", best_val_acc);
   ck.add_int("train.best_epoch", best_epoch);
+  ck.add_int("train.world_size", comm->world_size());
   ck.metadata = {{"config", to_toml(recorded(cfg))},
                  {"model", cfg.model},
                  {"class_names", json_list(class_names)},
@@ -236,9 +265,21 @@ void Trainer::State::restore(const Checkpoint& ck) {
   epoch_seconds = ck.get_real("train.epoch_seconds");
   best_val_acc = ck.get_real("train.best_val_acc");
   best_epoch = ck.get_int("train.best_epoch");
+  // Absent from checkpoints older than data parallelism: those were one process.
+  bool has_world = false;
+  for (const auto& kv : ck.tensors) has_world = has_world || kv.first == "train.world_size";
+  const int64_t saved_world = has_world ? ck.get_int("train.world_size") : 1;
+  if (saved_world != comm->world_size())
+    setup_log.push_back("warning: resuming on " + std::to_string(comm->world_size()) +
+                        " process(es) a run written by " + std::to_string(saved_world) +
+                        ": BatchNorm's batch statistics now come from shares of another size");
 }
 
 EvalResult Trainer::State::validate(data::DataLoader& loader, double& mean_loss) {
+  // Rank 0's running statistics for all: each rank's follow its own shares of the batches.
+  // Training never reads them (batch statistics), so this before evaluating, and rank 0
+  // saving its own, is all DDP's broadcast before every forward gives.
+  if (parallel()) dist::broadcast_buffers(*model, *comm);
   model->eval();
   NoGradGuard no_grad;
   AutocastGuard autocast(precision.dtype, precision.autocast);
@@ -313,8 +354,7 @@ Trainer::Trainer(TrainConfig config, std::ostream* out, bool tty) : s_(std::make
   s.trainable = s.model->trainable_parameters();
   if (s.parallel()) {
     // Ranks on one machine share its cores; each would otherwise run a thread per core.
-    if (!std::getenv("OMP_NUM_THREADS"))
-      set_cpu_threads(std::max(1, int(std::thread::hardware_concurrency()) / dist::local_ranks()));
+    if (!std::getenv("OMP_NUM_THREADS")) set_cpu_threads(threads_per_rank());
     // After every rank has checked the output directory, before rank 0 writes to it.
     dist::broadcast_module(*s.model, *s.comm);
     s.setup_log.push_back("data parallel: " + std::to_string(s.comm->world_size()) +
@@ -324,6 +364,15 @@ Trainer::Trainer(TrainConfig config, std::ostream* out, bool tty) : s_(std::make
                           " CPU thread(s) per process");
   }
 
+  if (s.parallel()) {
+    const int64_t w = s.comm->world_size();
+    WHET_CHECK(c.batch_size % w == 0, "--batch-size ", c.batch_size, " cannot be shared "
+               "equally by ", w, " processes: use a multiple of ", w, " (the batch size is the "
+               "whole batch, divided among the processes)");
+    WHET_CHECK(s.data.train->size() >= c.batch_size, "the training set (",
+               s.data.train->size(), " images) holds no full --batch-size ", c.batch_size,
+               " to share among ", w, " processes: lower --batch-size");
+  }
   data::LoaderOptions lo;
   lo.batch_size = c.batch_size;
   lo.shuffle = c.shuffle;
@@ -356,6 +405,7 @@ Trainer::Trainer(TrainConfig config, std::ostream* out, bool tty) : s_(std::make
     WHET_CHECK(c.stop_at_step == 0 || c.stop_at_step > s.global_step, "--stop-at-step ",
                c.stop_at_step, ": the run is already at step ", s.global_step);
   }
+  if (s.parallel()) s.check_ranks_agree();
 }
 
 Trainer::~Trainer() = default;
@@ -498,6 +548,9 @@ TrainResult Trainer::run() {
         save_checkpoint(last_path, s.snapshot(s.train_loader->position(),
                                               s.epoch_seconds + seconds_since(epoch_start)));
       if (stop) {
+        // No rank leaves before rank 0 has written the checkpoint: a rank that exits with a
+        // signal's status makes the MPI launcher end the whole job.
+        if (s.parallel()) s.comm->barrier();
         progress.message("stopped at step " + std::to_string(s.global_step) +
                          "; continue with "
                          "`whet train --resume " +
@@ -506,6 +559,11 @@ TrainResult Trainer::run() {
       }
     }
 
+    if (s.parallel()) {  // once an epoch: the ranks must still hold one model
+      nn::NamedTensors state = s.model->named_parameters();
+      for (auto& kv : s.opt->state_dict()) state.push_back(kv);
+      dist::check_in_step(state, *s.comm, "parameters and optimizer state");
+    }
     // The epoch's validation, in eval mode without autograd.
     EpochRecord rec;
     rec.epoch = epoch + 1;
@@ -560,7 +618,10 @@ TrainResult Trainer::run() {
     } catch (const Error& e) {
       progress.message(std::string("warning: report.html not written: ") + e.what());
     }
-    if (should_stop() && epoch + 1 < c.epochs) {
+    // Evaluated first on every rank: should_stop() is a collective.
+    const bool stop_now = should_stop();
+    if (stop_now && epoch + 1 < c.epochs) {
+      if (s.parallel()) s.comm->barrier();  // rank 0's checkpoint is written
       progress.message("stopped after epoch " + std::to_string(epoch + 1) +
                        "; continue with `whet train --resume " + dir + "`");
       return finish(false);

@@ -30,8 +30,8 @@ int main(int argc, char** argv) {
   }
   try {
     return whet::cli::run_selected(app);
-  } catch (const whet::Error& e) {
-    std::cerr << "whet: error: " << e.what() << "\n";
+  } catch (const std::exception& e) {  // whet::Error, and what the standard library throws
+    std::cerr << "whet: error" << whet::dist::rank_label() << ": " << e.what() << "\n";
     whet::dist::abort_peers(1);  // under mpirun: the other ranks must not wait for this one
     return 1;
   }
