@@ -117,13 +117,29 @@ TEST_CASE("train: BatchNorm training on two processes keeps the ranks in step an
   CHECK(compared > 10);
 }
 
+TEST_CASE("train: two processes with a plateau schedule, sparse validation and short epochs") {
+  TempDir dir;
+  const std::string data = train_test::write_tensor_data(dir.file("d.safetensors"));
+  // Every decision that feeds a collective (validate or not, the plateau's lr, when an epoch
+  // ends) must come out alike on both ranks; the epoch-end model comparison checks it.
+  const Run r = run_ranks(2, common_args(data) +
+                                 " --quiet --epochs 4 --val-every 2 --scheduler plateau "
+                                 "--max-steps-per-epoch 4 --optimizer adam --lr 0.003 "
+                                 "--output-dir " + dir.file("run"));
+  INFO(r.out);
+  CHECK(r.status == 0);
+  CHECK(line_count(dir.file("run/metrics.jsonl")) > 4);
+}
+
 TEST_CASE("train: a batch that two processes cannot share fails on every rank, naming why") {
   TempDir dir;
   const std::string data = train_test::write_tensor_data(dir.file("d.safetensors"));
   const Run r =
       run_ranks(2, common_args(data) + " --quiet --batch-size 7 --output-dir " + dir.file("x"));
   CHECK(r.status != 0);
-  CHECK(contains(r.out, "cannot be shared equally by 2 processes"));
+  CHECK(contains(r.out, "--batch-size 7 cannot be shared equally by 2 processes"));
+  CHECK(contains(r.out, "(rank 0 of 2)"));
+  CHECK(contains(r.out, "(rank 1 of 2)"));
 }
 
 TEST_CASE("train: an error on rank 0 alone ends every rank instead of hanging the job") {
