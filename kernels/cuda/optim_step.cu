@@ -293,33 +293,40 @@ void check_on_cuda(const char* op, const Tensor& t, const char* name) {
              t.defined() ? t.device().str() : std::string("an undefined tensor"));
 }
 
+// Runs body(ctx) with t's device current and its context (stream).
+template <class F>
+void on_device_of(const char* op, const Tensor& t, const char* name, F&& body) {
+  check_on_cuda(op, t, name);
+  const int dev = t.device().index;
+  DeviceGuard guard(dev);
+  body(Context::get(dev));
+}
+
 }  // namespace
 
 void sgd_step(Tensor& param, const Tensor& grad, Tensor& momentum_buffer, bool first_step,
               const SgdStepOptions& o, const Tensor& found_inf) {
   const char* op = "sgd_step";
   check_sgd_step_args(param, grad, momentum_buffer, o, found_inf);
-  check_on_cuda(op, param, "the parameter");
-  const int64_t n = param.numel();
-  const int dev = param.device().index;
-  DeviceGuard guard(dev);
-  Context& ctx = Context::get(dev);
-  dispatch_float(param.dtype(), op, [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    SgdScalars<T> s{};
-    s.weight_decay = coef<T>(o.weight_decay);
-    s.momentum = coef<T>(o.momentum);
-    s.dampened = coef<T>(1 - o.dampening);
-    s.neg_lr = coef<T>(-o.lr);
-    s.use_weight_decay = o.weight_decay != 0;
-    s.use_momentum = o.momentum != 0;
-    s.nesterov = o.nesterov;
-    s.maximize = o.maximize;
-    s.first_step = first_step;
-    if (n == 0) return;
-    launch_sgd<T>(ptr<T>(param), ptr<const T>(grad),
-                  s.use_momentum ? ptr<T>(momentum_buffer) : nullptr, n, s,
-                  ptr<const float>(found_inf), ctx);
+  on_device_of(op, param, "the parameter", [&](Context& ctx) {
+    const int64_t n = param.numel();
+    dispatch_float(param.dtype(), op, [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      SgdScalars<T> s{};
+      s.weight_decay = coef<T>(o.weight_decay);
+      s.momentum = coef<T>(o.momentum);
+      s.dampened = coef<T>(1 - o.dampening);
+      s.neg_lr = coef<T>(-o.lr);
+      s.use_weight_decay = o.weight_decay != 0;
+      s.use_momentum = o.momentum != 0;
+      s.nesterov = o.nesterov;
+      s.maximize = o.maximize;
+      s.first_step = first_step;
+      if (n == 0) return;
+      launch_sgd<T>(ptr<T>(param), ptr<const T>(grad),
+                    s.use_momentum ? ptr<T>(momentum_buffer) : nullptr, n, s,
+                    ptr<const float>(found_inf), ctx);
+    });
   });
 }
 
@@ -328,33 +335,31 @@ void adam_step(Tensor& param, const Tensor& grad, Tensor& exp_avg, Tensor& exp_a
                const Tensor& found_inf) {
   const char* op = "adam_step";
   check_adam_step_args(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, o, found_inf);
-  check_on_cuda(op, param, "the parameter");
-  const int64_t n = param.numel();
-  const int dev = param.device().index;
-  DeviceGuard guard(dev);
-  Context& ctx = Context::get(dev);
-  const float* fi = ptr<const float>(found_inf);
-  dispatch_float(param.dtype(), op, [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    AdamScalars<T> s{};
-    s.lr = o.lr;
-    s.beta1 = o.beta1;
-    s.beta2 = o.beta2;
-    s.weight_decay = coef<T>(o.weight_decay);
-    s.one_minus_beta2 = coef<T>(1 - o.beta2);
-    s.decay = T(1 - o.lr * o.weight_decay);
-    s.w1 = T(1 - o.beta1);
-    s.eps = T(o.eps);
-    s.beta2_t = T(o.beta2);
-    s.use_weight_decay = o.weight_decay != 0;
-    s.decoupled = o.decoupled_weight_decay;
-    s.maximize = o.maximize;
-    if (n == 0) return;
-    launch_adam<T>(ptr<T>(param), ptr<const T>(grad), ptr<T>(exp_avg), ptr<T>(exp_avg_sq),
-                   ptr<T>(max_exp_avg_sq), n, s, ptr<const float>(step), fi, ctx);
+  on_device_of(op, param, "the parameter", [&](Context& ctx) {
+    const int64_t n = param.numel();
+    const float* fi = ptr<const float>(found_inf);
+    dispatch_float(param.dtype(), op, [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      AdamScalars<T> s{};
+      s.lr = o.lr;
+      s.beta1 = o.beta1;
+      s.beta2 = o.beta2;
+      s.weight_decay = coef<T>(o.weight_decay);
+      s.one_minus_beta2 = coef<T>(1 - o.beta2);
+      s.decay = T(1 - o.lr * o.weight_decay);
+      s.w1 = T(1 - o.beta1);
+      s.eps = T(o.eps);
+      s.beta2_t = T(o.beta2);
+      s.use_weight_decay = o.weight_decay != 0;
+      s.decoupled = o.decoupled_weight_decay;
+      s.maximize = o.maximize;
+      if (n == 0) return;
+      launch_adam<T>(ptr<T>(param), ptr<const T>(grad), ptr<T>(exp_avg), ptr<T>(exp_avg_sq),
+                     ptr<T>(max_exp_avg_sq), n, s, ptr<const float>(step), fi, ctx);
+    });
+    // After the update has read the old count (as the CPU, even for an empty parameter).
+    launch_advance_step(ptr<float>(step), fi, ctx);
   });
-  // After the update has read the old count (as the CPU, even for an empty parameter).
-  launch_advance_step(ptr<float>(step), fi, ctx);
 }
 
 void rmsprop_step(Tensor& param, const Tensor& grad, Tensor& square_avg, Tensor& grad_avg,
@@ -363,43 +368,39 @@ void rmsprop_step(Tensor& param, const Tensor& grad, Tensor& square_avg, Tensor&
   const char* op = "rmsprop_step";
   check_rmsprop_step_args(param, grad, square_avg, grad_avg, momentum_buffer, step, o,
                           found_inf);
-  check_on_cuda(op, param, "the parameter");
-  const int64_t n = param.numel();
-  const int dev = param.device().index;
-  DeviceGuard guard(dev);
-  Context& ctx = Context::get(dev);
-  const float* fi = ptr<const float>(found_inf);
-  dispatch_float(param.dtype(), op, [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    RmspropScalars<T> s{};
-    s.weight_decay = coef<T>(o.weight_decay);
-    s.one_minus_alpha = coef<T>(1 - o.alpha);
-    s.neg_lr = coef<T>(-o.lr);
-    s.alpha = T(o.alpha);
-    s.w = T(1 - o.alpha);
-    s.eps = T(o.eps);
-    s.momentum = T(o.momentum);
-    s.use_weight_decay = o.weight_decay != 0;
-    s.maximize = o.maximize;
-    if (n == 0) return;
-    launch_rmsprop<T>(ptr<T>(param), ptr<const T>(grad), ptr<T>(square_avg), ptr<T>(grad_avg),
-                      ptr<T>(momentum_buffer), n, s, fi, ctx);
+  on_device_of(op, param, "the parameter", [&](Context& ctx) {
+    const int64_t n = param.numel();
+    const float* fi = ptr<const float>(found_inf);
+    dispatch_float(param.dtype(), op, [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      RmspropScalars<T> s{};
+      s.weight_decay = coef<T>(o.weight_decay);
+      s.one_minus_alpha = coef<T>(1 - o.alpha);
+      s.neg_lr = coef<T>(-o.lr);
+      s.alpha = T(o.alpha);
+      s.w = T(1 - o.alpha);
+      s.eps = T(o.eps);
+      s.momentum = T(o.momentum);
+      s.use_weight_decay = o.weight_decay != 0;
+      s.maximize = o.maximize;
+      if (n == 0) return;
+      launch_rmsprop<T>(ptr<T>(param), ptr<const T>(grad), ptr<T>(square_avg), ptr<T>(grad_avg),
+                        ptr<T>(momentum_buffer), n, s, fi, ctx);
+    });
+    launch_advance_step(ptr<float>(step), fi, ctx);
   });
-  launch_advance_step(ptr<float>(step), fi, ctx);
 }
 
 void amp_unscale(Tensor& grad, const Tensor& scale, Tensor& found_inf) {
   const char* op = "amp_unscale";
   check_amp_unscale_args(grad, scale, found_inf);
-  check_on_cuda(op, grad, "grad");
-  const int64_t n = grad.numel();
-  const int dev = grad.device().index;
-  DeviceGuard guard(dev);
-  Context& ctx = Context::get(dev);
-  dispatch_float(grad.dtype(), op, [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    if (n == 0) return;
-    launch_amp_unscale<T>(ptr<T>(grad), n, ptr<const float>(scale), ptr<float>(found_inf), ctx);
+  on_device_of(op, grad, "grad", [&](Context& ctx) {
+    const int64_t n = grad.numel();
+    dispatch_float(grad.dtype(), op, [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      if (n == 0) return;
+      launch_amp_unscale<T>(ptr<T>(grad), n, ptr<const float>(scale), ptr<float>(found_inf), ctx);
+    });
   });
 }
 
@@ -407,13 +408,11 @@ void amp_update_scale(Tensor& scale, Tensor& growth_tracker, const Tensor& found
                       double growth_factor, double backoff_factor, int64_t growth_interval) {
   const char* op = "amp_update_scale";
   check_amp_update_scale_args(scale, growth_tracker, found_inf);
-  check_on_cuda(op, scale, "scale");
-  const int dev = scale.device().index;
-  DeviceGuard guard(dev);
-  Context& ctx = Context::get(dev);
-  launch_amp_update_scale(ptr<float>(scale), ptr<int64_t>(growth_tracker),
-                          ptr<const float>(found_inf), growth_factor, backoff_factor,
-                          growth_interval, ctx);
+  on_device_of(op, scale, "scale", [&](Context& ctx) {
+    launch_amp_update_scale(ptr<float>(scale), ptr<int64_t>(growth_tracker),
+                            ptr<const float>(found_inf), growth_factor, backoff_factor,
+                            growth_interval, ctx);
+  });
 }
 
 }  // namespace whet::cuda
