@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "core/rng.h"
+#include "kernels/cpu/block_cache.h"
 #include "kernels/cpu/kernels.h"
 #include "kernels/cpu/parallel.h"
 
@@ -14,14 +15,21 @@ constexpr size_t kAlign = 64;  // a cache line, and enough for any SIMD load
 constexpr int64_t kGrain = 1 << 15;
 }  // namespace
 
+namespace {
+size_t rounded(size_t nbytes) { return (nbytes + kAlign - 1) / kAlign * kAlign; }
+}  // namespace
+
 void* allocate(size_t nbytes, int) {
-  size_t rounded = (nbytes + kAlign - 1) / kAlign * kAlign;
-  void* p = std::aligned_alloc(kAlign, rounded);
+  const size_t size = rounded(nbytes);
+  if (void* p = BlockCache::host().take(size)) return p;
+  void* p = std::aligned_alloc(kAlign, size);
   WHET_CHECK(p != nullptr, "out of host memory allocating ", nbytes, " bytes");
   return p;
 }
 
-void deallocate(void* p, size_t, int) { std::free(p); }
+void deallocate(void* p, size_t nbytes, int) {
+  if (p != nullptr && !BlockCache::host().keep(p, rounded(nbytes))) std::free(p);
+}
 
 void synchronize(int) {}
 
