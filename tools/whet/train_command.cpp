@@ -96,7 +96,10 @@ int run_train(const TrainArgs& a) {
 
 void add_train_command(CLI::App& app) {
   auto* cmd = app.add_subcommand(
-      "train", "Fine-tune a model on a dataset; every flag is also a key of --config FILE");
+      "train",
+      "Fine-tune a model on a dataset; every flag is also a key of --config FILE. Under "
+      "`mpirun -n N`, N processes train as one (data parallel: --batch-size is shared "
+      "among them)");
   auto a = std::make_shared<TrainArgs>();
   cmd->add_option("--config", a->config_file,
                   "TOML file of keys (as a run's config.toml writes them); flags override it")
