@@ -5,6 +5,7 @@
 // type). Compiled without fused multiply-adds (-ffp-contract=off in CMakeLists.txt), so a
 // float64 trajectory matches PyTorch's to the last bits or so.
 // The CUDA kernels (kernels/cuda/optim_step.cu) are tested against these.
+#include <algorithm>
 #include <cmath>
 
 #include "core/optim_step_args.h"
@@ -45,20 +46,37 @@ T lerp(T self, T end, T w) {
   return T(end - T(T(end - self) * T(T(1) - w)));
 }
 
+// Runs body(begin, end) over [0, n) in chunks, the chunks spread over threads: each chunk is a
+// plain loop the compiler can vectorise, with the options hoisted into locals it can see are
+// invariant (through `const Options&`, a store to a double parameter might change them).
+template <class F>
+void for_chunks(int64_t n, F&& body) {
+  constexpr int64_t kChunk = 4096;
+  const int64_t chunks = (n + kChunk - 1) / kChunk;
+  parallel_for(chunks, kGrain / kChunk, [&](int64_t c) {
+    body(c * kChunk, std::min(n, (c + 1) * kChunk));
+  });
+}
+
 template <class T>
 void sgd_typed(Tensor& param, const Tensor& grad, Tensor& buf, bool first_step,
                const SgdStepOptions& o) {
   T* p = param.data<T>();
   const T* g_in = grad.data<T>();
   T* b = buf.defined() ? buf.data<T>() : nullptr;
-  parallel_for(param.numel(), kGrain, [&](int64_t i) {
-    T g = o.maximize ? T(-g_in[i]) : g_in[i];
-    if (o.weight_decay != 0) g = add_scaled(g, p[i], o.weight_decay);
-    if (o.momentum != 0) {
-      b[i] = first_step ? g : add_scaled(T(b[i] * T(o.momentum)), g, 1 - o.dampening);
-      g = o.nesterov ? add_scaled(g, b[i], o.momentum) : b[i];
+  const bool maximize = o.maximize, decay = o.weight_decay != 0, momentum = o.momentum != 0,
+             nesterov = o.nesterov, first = first_step;
+  const double wd = o.weight_decay, mu = o.momentum, keep = 1 - o.dampening, neg_lr = -o.lr;
+  for_chunks(param.numel(), [=](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      T g = maximize ? T(-g_in[i]) : g_in[i];
+      if (decay) g = add_scaled(g, p[i], wd);
+      if (momentum) {
+        b[i] = first ? g : add_scaled(T(b[i] * T(mu)), g, keep);
+        g = nesterov ? add_scaled(g, b[i], mu) : b[i];
+      }
+      p[i] = add_scaled(p[i], g, neg_lr);
     }
-    p[i] = add_scaled(p[i], g, -o.lr);
   });
 }
 
@@ -78,19 +96,24 @@ void adam_typed(Tensor& param, const Tensor& grad, Tensor& exp_avg, Tensor& exp_
   T* m = exp_avg.data<T>();
   T* v = exp_avg_sq.data<T>();
   T* vmax = max_exp_avg_sq.defined() ? max_exp_avg_sq.data<T>() : nullptr;
-  parallel_for(param.numel(), kGrain, [&](int64_t i) {
-    T g = o.maximize ? T(-g_in[i]) : g_in[i];
-    T pi = p[i];
-    if (o.weight_decay != 0) {
-      if (o.decoupled_weight_decay) pi = T(pi * decay);
-      else g = add_scaled(g, pi, o.weight_decay);
+  const bool maximize = o.maximize, decay_on = o.weight_decay != 0,
+             decoupled = o.decoupled_weight_decay;
+  const double wd = o.weight_decay, one_minus_beta2 = 1 - o.beta2, neg_step = -step_size;
+  for_chunks(param.numel(), [=](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      T g = maximize ? T(-g_in[i]) : g_in[i];
+      T pi = p[i];
+      if (decay_on) {
+        if (decoupled) pi = T(pi * decay);
+        else g = add_scaled(g, pi, wd);
+      }
+      m[i] = lerp(m[i], g, w1);
+      v[i] = addcmul(T(v[i] * beta2), g, g, one_minus_beta2);
+      T second = v[i];
+      if (vmax) second = vmax[i] = (v[i] > vmax[i] || v[i] != v[i]) ? v[i] : vmax[i];  // NaN wins
+      T denom = T(T(std::sqrt(second) / bias_correction2_sqrt) + p_eps);
+      p[i] = addcdiv(pi, m[i], denom, neg_step);
     }
-    m[i] = lerp(m[i], g, w1);
-    v[i] = addcmul(T(v[i] * beta2), g, g, 1 - o.beta2);
-    T second = v[i];
-    if (vmax) second = vmax[i] = (v[i] > vmax[i] || v[i] != v[i]) ? v[i] : vmax[i];  // NaN wins
-    T denom = T(T(std::sqrt(second) / bias_correction2_sqrt) + p_eps);
-    p[i] = addcdiv(pi, m[i], denom, -step_size);
   });
 }
 
@@ -103,23 +126,27 @@ void rmsprop_typed(Tensor& param, const Tensor& grad, Tensor& square_avg, Tensor
   T* sq = square_avg.data<T>();
   T* ga = grad_avg.defined() ? grad_avg.data<T>() : nullptr;
   T* b = buf.defined() ? buf.data<T>() : nullptr;
-  parallel_for(param.numel(), kGrain, [&](int64_t i) {
-    T g = o.maximize ? T(-g_in[i]) : g_in[i];
-    if (o.weight_decay != 0) g = add_scaled(g, p[i], o.weight_decay);
-    sq[i] = addcmul(T(sq[i] * alpha), g, g, 1 - o.alpha);
-    T avg;
-    if (ga) {
-      ga[i] = lerp(ga[i], g, w);
-      avg = std::sqrt(addcmul(sq[i], ga[i], ga[i], -1));
-    } else {
-      avg = std::sqrt(sq[i]);
-    }
-    avg = T(avg + p_eps);
-    if (b) {
-      b[i] = addcdiv(T(b[i] * momentum), g, avg, 1);
-      p[i] = add_scaled(p[i], b[i], -o.lr);
-    } else {
-      p[i] = addcdiv(p[i], g, avg, -o.lr);
+  const bool maximize = o.maximize, decay = o.weight_decay != 0;
+  const double wd = o.weight_decay, one_minus_alpha = 1 - o.alpha, neg_lr = -o.lr;
+  for_chunks(param.numel(), [=](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      T g = maximize ? T(-g_in[i]) : g_in[i];
+      if (decay) g = add_scaled(g, p[i], wd);
+      sq[i] = addcmul(T(sq[i] * alpha), g, g, one_minus_alpha);
+      T avg;
+      if (ga) {
+        ga[i] = lerp(ga[i], g, w);
+        avg = std::sqrt(addcmul(sq[i], ga[i], ga[i], -1));
+      } else {
+        avg = std::sqrt(sq[i]);
+      }
+      avg = T(avg + p_eps);
+      if (b) {
+        b[i] = addcdiv(T(b[i] * momentum), g, avg, 1);
+        p[i] = add_scaled(p[i], b[i], neg_lr);
+      } else {
+        p[i] = addcdiv(p[i], g, avg, neg_lr);
+      }
     }
   });
 }
