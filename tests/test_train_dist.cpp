@@ -131,6 +131,28 @@ TEST_CASE("train: two processes with a plateau schedule, sparse validation and s
   CHECK(line_count(dir.file("run/metrics.jsonl")) > 4);
 }
 
+TEST_CASE("eval: two processes under mpirun share the data and report the one-process counts") {
+  TempDir dir;
+  const std::string data = train_test::write_tensor_data(dir.file("d.safetensors"));
+  REQUIRE(whet_test::run_whet(common_args(data) + " --quiet --epochs 1 --output-dir " +
+                              dir.file("run") + " --save " + dir.file("w.safetensors"))
+              .status == 0);
+  const std::string args = "eval --model small_cnn --weights " + dir.file("w.safetensors") +
+                           " --data tensors:" + data + " --json ";
+  REQUIRE(whet_test::run_whet(args + dir.file("one.json")).status == 0);
+  const Run two = run_ranks(2, args + dir.file("two.json"));
+  INFO(two.out);
+  REQUIRE(two.status == 0);
+  CHECK(contains(two.out, "(shared by 2 processes)"));
+  const auto a = nlohmann::json::parse(std::ifstream(dir.file("one.json")));
+  const auto b = nlohmann::json::parse(std::ifstream(dir.file("two.json")));
+  CHECK(a["confusion"] == b["confusion"]);
+  CHECK(a["top5"] == b["top5"]);
+  // Other batch compositions move float32 logits by an ulp or so: the loss agrees to 1e-6.
+  CHECK(std::abs(a["loss"].get<double>() - b["loss"].get<double>()) <
+        1e-6 * std::abs(a["loss"].get<double>()));
+}
+
 TEST_CASE("train: a batch that two processes cannot share fails on every rank, naming why") {
   TempDir dir;
   const std::string data = train_test::write_tensor_data(dir.file("d.safetensors"));

@@ -95,7 +95,8 @@ EvalResult EvalAccumulator::result() const {
 }
 
 EvalResult evaluate(nn::Module& model, data::DataLoader& loader, int64_t num_classes,
-                    std::vector<std::string> class_names, std::optional<DType> autocast) {
+                    std::vector<std::string> class_names, std::optional<DType> autocast,
+                    dist::Communicator* comm) {
   EvalAccumulator acc(num_classes, std::move(class_names));
   Device device = Device::cpu();
   DType dtype = DType::f32;
@@ -119,6 +120,7 @@ EvalResult evaluate(nn::Module& model, data::DataLoader& loader, int64_t num_cla
     }
     acc.add(logits, b.labels);
   }
+  if (comm) acc.combine(*comm);
   return acc.result();
 }
 

@@ -75,9 +75,12 @@ class EvalAccumulator {
 // an AutocastGuard of that dtype (core/autocast.h: mixed-precision inference); without it, under
 // the caller's autocast state. Throws whet::Error for logits that are not (N, num_classes) and
 // out-of-range labels.
+// With `comm`, each rank's loader holds its share of the data and the counts are added up
+// over the ranks (EvalAccumulator::combine), so every rank returns the whole set's result.
 EvalResult evaluate(nn::Module& model, data::DataLoader& loader, int64_t num_classes,
                     std::vector<std::string> class_names = {},
-                    std::optional<DType> autocast = std::nullopt);
+                    std::optional<DType> autocast = std::nullopt,
+                    dist::Communicator* comm = nullptr);
 
 // {"classes":[..],"loss":..,"accuracy":..,"top5":..,
 //  "per_class":[{"name":..,"precision":..,"recall":..,"support":..}],"confusion":[[..]]}

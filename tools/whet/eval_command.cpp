@@ -11,8 +11,11 @@
 // forward only: bf16 / fp16 autocast, tf32 matrix math on CUDA; the JSON records it.
 #include <iostream>
 
+#include "core/backend.h"
 #include "core/math_mode.h"
 #include "data/open.h"
+#include "data/subset.h"
+#include "dist/communicator.h"
 #include "io/atomic_file.h"
 #include "io/safetensors.h"
 #include "tools/whet/commands.h"
@@ -61,31 +64,43 @@ int run_eval(const EvalArgs& a) {
     names.push_back(size_t(c) < lc.class_names.size() ? lc.class_names[size_t(c)]
                                                       : std::to_string(c));
 
+  // Under mpirun each process evaluates its share and the counts are added up; rank 0 speaks.
+  const std::shared_ptr<dist::Communicator> comm = dist::world();
+  const int ranks = comm->world_size();
+  const bool root = comm->rank() == 0;
   data::LoaderOptions lopt;
   lopt.batch_size = a.batch_size;
   lopt.shuffle = false;
   lopt.num_workers = a.workers;
   std::string preprocessing;
   data::DataLoader loader(
-      ds, run_eval_transform(lc, a.model, a.weights, a.image_size, a.augment, preprocessing), lopt);
-  lc.model->to(device);
+      data::shard(ds, comm->rank(), ranks),
+      run_eval_transform(lc, a.model, a.weights, a.image_size, a.augment, preprocessing), lopt);
+  const Device on = ranks > 1 && device.is_cuda() && a.device.find(':') == std::string::npos
+                        ? Device::cuda(dist::local_rank() % cuda_device_count())  // a GPU each
+                        : device;
+  lc.model->to(on);
 
   const bool json_to_stdout = a.json == "-";
-  std::ostream& log = json_to_stdout ? std::cerr : std::cout;
+  std::ostream quiet(nullptr);
+  std::ostream& log = !root ? quiet : json_to_stdout ? std::cerr : std::cout;
   log << "model    " << a.model << " (" << num_classes << " classes, " << lc.model->in_channels()
       << " input channels) from " << a.weights << "\n"
-      << "data     " << ds->describe() << "\n"
+      << "data     " << ds->describe()
+      << (ranks > 1 ? " (shared by " + std::to_string(ranks) + " processes)" : "") << "\n"
       << "input    " << preprocessing << "\n"
       << "compute  " << a.precision << (precision.autocast ? " autocast" : "") << "\n";
   set_allow_tf32(precision.tf32);
   train::EvalResult r =
       train::evaluate(*lc.model, loader, num_classes, names,
-                      precision.autocast ? std::optional<DType>(precision.dtype) : std::nullopt);
+                      precision.autocast ? std::optional<DType>(precision.dtype) : std::nullopt,
+                      comm.get());
   log << train::format_eval(r);
 
   nlohmann::json j = train::to_json(r);
   j["precision"] = a.precision;
   const std::string text = j.dump(2) + "\n";
+  if (!root) return 0;
   if (json_to_stdout) {
     std::cout << text;
   } else if (!a.json.empty()) {
