@@ -1,0 +1,169 @@
+#include "train/trainer_state.h"
+
+#include <nlohmann/json.hpp>
+
+#include "core/autocast.h"
+#include "core/autograd.h"
+#include "data/subset.h"
+#include "dist/data_parallel.h"
+#include "io/weights.h"
+#include "nn/loss.h"
+
+namespace whet::train {
+
+TrainConfig recorded(TrainConfig c) {
+  c.resume.clear();
+  c.stop_at_step = 0;
+  c.overwrite = false;
+  return c;
+}
+
+std::string json_list(const std::vector<std::string>& names) {
+  return nlohmann::json(names).dump();
+}
+
+void Trainer::State::check_ranks_agree() const {
+  std::string what = to_toml(recorded(cfg));
+  for (int64_t v : {data.train->size(), data.val ? data.val->size() : -1, steps_per_epoch,
+                    global_step, start.epoch, start.batch, int64_t(device.type)})
+    what += "\n" + std::to_string(v);
+  // std::hash is the same function in every copy of this binary (no per-process seed).
+  const int64_t h = int64_t(std::hash<std::string>{}(what) >> 1);
+  Tensor hi = full({1}, double(0), DType::i64), lo = full({1}, double(0), DType::i64);
+  hi.data<int64_t>()[0] = h, lo.data<int64_t>()[0] = h;
+  comm->all_reduce(hi, dist::ReduceOp::max);
+  comm->all_reduce(lo, dist::ReduceOp::min);
+  WHET_CHECK(hi.data<int64_t>()[0] == lo.data<int64_t>()[0],
+             "data parallel: the ", comm->world_size(), " processes did not set up the same run "
+             "(configuration, dataset sizes, steps per epoch, device kind or resumed position "
+             "differ: each machine must see the same data, checkpoint and devices)");
+}
+
+std::unique_ptr<data::DataLoader> Trainer::State::eval_loader(const data::DatasetPtr& data) const {
+  data::LoaderOptions o = train_loader->options();
+  o.shuffle = false;
+  o.drop_last = false;
+  o.rank = 0, o.world_size = 1;
+  return std::make_unique<data::DataLoader>(data::shard(data, comm->rank(), comm->world_size()),
+                                            eval_transform_for(cfg), o);
+}
+
+// One optimizer step on a batch: forward and loss (+ L1) under the precision's autocast,
+// scaled backward, clipping, step (skipped by the scaler on an fp16 overflow), schedule. The
+// logged loss is the criterion's alone, comparable with the validation loss.
+StepOutcome Trainer::State::train_step(const data::Batch& b) {
+  Tensor x = b.images.to(device), y = b.labels.to(device);
+  opt->zero_grad();
+  Tensor logits, loss, total;
+  {
+    AutocastGuard autocast(precision.dtype, precision.autocast);
+    logits = model->forward(x);
+    loss = (*criterion)(logits, y);
+    total = cfg.l1 > 0 ? loss + nn::l1_penalty(trainable) * cfg.l1 : loss;
+  }
+  scaler->scale(total).backward();
+  if (parallel()) dist::average_gradients(trainable, *comm);
+  if (cfg.clip_grad > 0) {
+    scaler->unscale_(*opt);
+    optim::clip_grad_norm_(trainable, cfg.clip_grad);
+  }
+  scaler->step(*opt);
+  scaler->update();
+  schedule->after_step();
+  NoGradGuard no_grad;
+  StepOutcome o;
+  o.loss = loss;
+  o.correct = sum(cast(eq(argmax(logits, 1), y), DType::i64));
+  o.images = b.labels.size(0);
+  return o;
+}
+
+double Trainer::State::lr() const {
+  double m = 0;
+  for (size_t g = 0; g < opt->num_groups(); ++g) m = std::max(m, opt->lr(g));
+  return m;
+}
+
+Checkpoint Trainer::State::snapshot(data::LoaderPosition next, double seconds_in_epoch) const {
+  Checkpoint ck;
+  ck.add("model.", io::to_pytorch_layout(model->state_dict()));
+  ck.add("optim.", opt->state_dict());
+  ck.add("sched.", schedule->state_dict());
+  ck.add("scaler.", scaler->state_dict());
+  ck.add("rng.default.", generator_state(default_generator()));
+  ck.add_int("loader.epoch", next.epoch);
+  ck.add_int("loader.batch", next.batch);
+  ck.add_int("train.global_step", global_step);
+  ck.add_int("train.epochs_done", epochs_done);
+  ck.add_real("train.loss_sum", epoch_means.loss_sum);
+  ck.add_int("train.correct", epoch_means.correct);
+  ck.add_int("train.seen", epoch_means.seen);
+  ck.add_real("train.epoch_seconds", seconds_in_epoch);
+  ck.add_real("train.best_val_acc", best_val_acc);
+  ck.add_int("train.best_epoch", best_epoch);
+  ck.add_int("train.world_size", comm->world_size());
+  ck.metadata = {{"config", to_toml(recorded(cfg))},
+                 {"model", cfg.model},
+                 {"class_names", json_list(class_names)},
+                 {"global_step", std::to_string(global_step)},
+                 {"epoch", std::to_string(epochs_done)}};
+  return ck;
+}
+
+void Trainer::State::restore(const Checkpoint& ck) {
+  model->load_state_dict(io::from_pytorch_layout(ck.part("model.")), /*strict=*/true);
+  opt->load_state_dict(ck.part("optim."));
+  schedule->load_state_dict(ck.part("sched."));
+  scaler->load_state_dict(ck.part("scaler."));
+  load_generator_state(default_generator(), ck.part("rng.default."));
+  start = {ck.get_int("loader.epoch"), ck.get_int("loader.batch")};
+  WHET_CHECK(start.batch < steps_per_epoch, "checkpoint: loader position (", start.epoch, ", ",
+             start.batch, ") is past an epoch of ", steps_per_epoch, " steps");
+  global_step = ck.get_int("train.global_step");
+  epochs_done = ck.get_int("train.epochs_done");
+  epoch_means.loss_sum = ck.get_real("train.loss_sum");
+  epoch_means.correct = ck.get_int("train.correct");
+  epoch_means.seen = ck.get_int("train.seen");
+  epoch_seconds = ck.get_real("train.epoch_seconds");
+  best_val_acc = ck.get_real("train.best_val_acc");
+  best_epoch = ck.get_int("train.best_epoch");
+  // Absent from checkpoints older than data parallelism: those were one process.
+  bool has_world = false;
+  for (const auto& kv : ck.tensors) has_world = has_world || kv.first == "train.world_size";
+  const int64_t saved_world = has_world ? ck.get_int("train.world_size") : 1;
+  if (saved_world != comm->world_size())
+    setup_log.push_back("warning: resuming on " + std::to_string(comm->world_size()) +
+                        " process(es) a run written by " + std::to_string(saved_world) +
+                        ": BatchNorm's batch statistics now come from shares of another size");
+}
+
+EvalResult Trainer::State::validate(data::DataLoader& loader, double& mean_loss) {
+  // Rank 0's running statistics for all: each rank's follow its own shares of the batches.
+  // Training never reads them (batch statistics), so this before evaluating, and rank 0
+  // saving its own, is all DDP's broadcast before every forward gives.
+  if (parallel()) dist::broadcast_buffers(*model, *comm);
+  model->eval();
+  NoGradGuard no_grad;
+  AutocastGuard autocast(precision.dtype, precision.autocast);
+  EvalAccumulator acc(model->num_classes(), class_names);
+  double loss_sum = 0;
+  loader.seek({0, 0});
+  data::Batch b;
+  while (loader.next(b)) {
+    Tensor labels = b.labels.to(device);
+    Tensor logits = model->forward(b.images.to(device));
+    acc.add(logits, labels);
+    loss_sum += (*criterion)(logits, labels, /*smoothing=*/false).item() * double(b.labels.size(0));
+  }
+  model->train();
+  if (parallel()) {  // each rank saw its share (eval_loader): add up, all hold the total
+    acc.combine(*comm);
+    Tensor l = Tensor::from_vector(std::vector<double>{loss_sum}, {1});
+    comm->all_reduce(l);
+    loss_sum = l.to_vector<double>()[0];
+  }
+  mean_loss = loss_sum / double(acc.num_samples());
+  return acc.result();
+}
+
+}  // namespace whet::train
