@@ -54,10 +54,5 @@ Storage allocate_storage(size_t nbytes, Device device) {
   return s;
 }
 
-Generator& default_generator() {
-  static Generator g;
-  return g;
-}
-void manual_seed(uint64_t seed) { default_generator().manual_seed(seed); }
 
 }  // namespace whet

@@ -134,7 +134,8 @@ Tensor dropout(const Tensor& x, double p, bool training, Generator& g) {
   if (p == 0 || !training || x.numel() == 0) return x;
   // The mask already holds 1/(1-p) or 0, so y = x * mask, and mul supplies the gradient.
   Tensor mask = empty_like(x);
-  kernel(x.device(), &Backend::dropout_mask, op)(mask, p, g.seed(), g.advance(uint64_t(x.numel())));
+  kernel(x.device(), &Backend::dropout_mask, op)(mask, p, g.seed(),
+                                                   reserve_batch_counters(g, uint64_t(x.numel())));
   return mul(x, mask);
 }
 

@@ -77,4 +77,25 @@ class Generator {
 Generator& default_generator();
 void manual_seed(uint64_t seed);
 
+// Data parallelism gives each process a contiguous share of every batch along dim 0 (share
+// `index` of `count` equal ones). Inside a BatchShardGuard, an op that draws one number per
+// element of a batch tensor (dropout) reserves the counters of the whole batch and takes its
+// share's, so `count` processes draw exactly the numbers one process draws for the batch.
+struct BatchShard {
+  int64_t index = 0, count = 1;
+};
+const BatchShard& current_batch_shard();
+class BatchShardGuard {
+ public:
+  BatchShardGuard(int64_t index, int64_t count);
+  ~BatchShardGuard();
+  BatchShardGuard(const BatchShardGuard&) = delete;
+  BatchShardGuard& operator=(const BatchShardGuard&) = delete;
+
+ private:
+  BatchShard previous_;
+};
+// The first counter of this share's `numel` elements; advances g past the whole batch.
+uint64_t reserve_batch_counters(Generator& g, uint64_t numel);
+
 }  // namespace whet

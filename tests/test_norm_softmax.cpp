@@ -244,6 +244,29 @@ TEST_CASE("dropout: gradient is the mask, and p outside 0 <= p < 1 is an error")
   CHECK(contains(error_of([&] { dropout(x, 1.5, false, g); }), "dropout"));
 }
 
+TEST_CASE("dropout: the shares of a batch draw the whole batch's masks, as data parallelism needs") {
+  Generator whole(7);
+  const std::vector<float> first = dropout(ones({6, 5}), 0.5, true, whole).to_vector<float>();
+  const std::vector<float> second = dropout(ones({6, 5}), 0.5, true, whole).to_vector<float>();
+  for (int64_t count : {2, 3}) {
+    CAPTURE(count);
+    std::vector<float> got_first, got_second;
+    for (int64_t index = 0; index < count; ++index) {
+      Generator g(7);
+      BatchShardGuard shard(index, count);
+      for (auto* got : {&got_first, &got_second}) {
+        const std::vector<float> part = dropout(ones({6 / count, 5}), 0.5, true, g).to_vector<float>();
+        got->insert(got->end(), part.begin(), part.end());
+      }
+      CHECK(g.offset() == whole.offset());  // every share moved past the whole batch twice
+    }
+    CHECK(got_first == first);
+    CHECK(got_second == second);
+  }
+  CHECK(current_batch_shard().count == 1);  // the guard restored one share
+  CHECK(contains(error_of([] { BatchShardGuard bad(2, 2); }), "share 2 of 2"));
+}
+
 TEST_CASE("half inputs are computed in float32 and returned in their own dtype") {
   Tensor x = f32({1, 2, 3, 4, 5, 6, 7, 8}, {4, 2}).to(DType::f16).set_requires_grad();
   Tensor rm = zeros({2}), rv = ones({2});  // float32 statistics beside a half input, as AMP

@@ -33,8 +33,8 @@ Run run_ranks(int ranks, const std::string& args, int timeout_s = 300) {
                               WHET_MPIEXEC_FLAGS + " " + WHET_CLI + " " + args);
 }
 
-std::string common_args(const std::string& data) {
-  return "train --model small_cnn --data tensors:" + data +
+std::string common_args(const std::string& data, const std::string& model = "small_cnn") {
+  return "train --model " + model + " --data tensors:" + data +
          " --val-fraction 0.25 --image-size 12 --batch-size 8 --epochs 2 --seed 3 --workers 0"
          " --augment flip";
 }
@@ -44,14 +44,14 @@ int64_t line_count(const std::string& path) {
   return std::count(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>(), '\n');
 }
 
-}  // namespace
-
-TEST_CASE("train: two processes under mpirun take the one-process steps (BatchNorm frozen)") {
+// Two ranks against one process on the same arguments: the same weights (up to the order of
+// float32 additions), one rank's metric lines, and the one-process evaluation counts.
+void check_two_ranks_take_one_process_steps(const std::string& model) {
   TempDir dir;
   const std::string data = train_test::write_tensor_data(dir.file("d.safetensors"));
   // Frozen BatchNorm normalises each image alone, so half batches average to the whole
   // batch's gradient; only the order of float32 additions differs.
-  const std::string args = common_args(data) + " --freeze-bn";
+  const std::string args = common_args(data, model) + " --freeze-bn";
   const Run two = run_ranks(2, args + " --output-dir " + dir.file("two") + " --save " +
                                    dir.file("two.safetensors"));
   INFO(two.out);
@@ -84,6 +84,18 @@ TEST_CASE("train: two processes under mpirun take the one-process steps (BatchNo
   CHECK(eval_two["confusion"] == eval_one["confusion"]);
   CHECK(eval_two["accuracy"] == eval_one["accuracy"]);
   CHECK(std::abs(eval_two["loss"].get<double>() - eval_one["loss"].get<double>()) < 1e-5);
+}
+
+}  // namespace
+
+TEST_CASE("train: two processes under mpirun take the one-process steps (BatchNorm frozen)") {
+  check_two_ranks_take_one_process_steps("small_cnn");
+}
+
+TEST_CASE("train: two processes draw the one-process dropout masks (mobilenet_v3_small)") {
+  // Its classifier's Dropout(0.2): each rank's half of a batch gets the masks one process
+  // draws for that half, or the weights would differ after the first step.
+  check_two_ranks_take_one_process_steps("mobilenet_v3_small");
 }
 
 TEST_CASE("train: BatchNorm training on two processes keeps the ranks in step and resumes") {

@@ -4,6 +4,7 @@
 
 #include "core/autocast.h"
 #include "core/autograd.h"
+#include "core/rng.h"
 #include "data/subset.h"
 #include "dist/data_parallel.h"
 #include "io/weights.h"
@@ -57,6 +58,8 @@ StepOutcome Trainer::State::train_step(const data::Batch& b) {
   Tensor logits, loss, total;
   {
     AutocastGuard autocast(precision.dtype, precision.autocast);
+    // This rank's share of the batch draws the dropout masks one process draws for it.
+    BatchShardGuard shard(comm->rank(), comm->world_size());
     logits = model->forward(x);
     loss = (*criterion)(logits, y);
     total = cfg.l1 > 0 ? loss + nn::l1_penalty(trainable) * cfg.l1 : loss;
