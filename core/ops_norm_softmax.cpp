@@ -134,8 +134,8 @@ Tensor dropout(const Tensor& x, double p, bool training, Generator& g) {
   if (p == 0 || !training || x.numel() == 0) return x;
   // The mask already holds 1/(1-p) or 0, so y = x * mask, and mul supplies the gradient.
   Tensor mask = empty_like(x);
-  kernel(x.device(), &Backend::dropout_mask, op)(mask, p, g.seed(),
-                                                   reserve_batch_counters(g, uint64_t(x.numel())));
+  const uint64_t first = reserve_batch_counters(g, x.numel(), x.dim() ? x.size(0) : 1, op);
+  kernel(x.device(), &Backend::dropout_mask, op)(mask, p, g.seed(), first);
   return mul(x, mask);
 }
 

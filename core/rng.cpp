@@ -16,16 +16,22 @@ thread_local BatchShard current_shard;
 
 const BatchShard& current_batch_shard() { return current_shard; }
 
-BatchShardGuard::BatchShardGuard(int64_t index, int64_t count) : previous_(current_shard) {
-  WHET_CHECK(count >= 1 && index >= 0 && index < count, "BatchShardGuard: share ", index,
-             " of ", count, " does not exist");
-  current_shard = BatchShard{index, count};
+BatchShardGuard::BatchShardGuard(int64_t first, int64_t rows, int64_t total)
+    : previous_(current_shard) {
+  WHET_CHECK(first >= 0 && rows > 0 && first + rows <= total, "BatchShardGuard: rows [", first,
+             ", ", first + rows, ") are not inside a batch of ", total);
+  current_shard = BatchShard{first, rows, total};
 }
 BatchShardGuard::~BatchShardGuard() { current_shard = previous_; }
 
-uint64_t reserve_batch_counters(Generator& g, uint64_t numel) {
+uint64_t reserve_batch_counters(Generator& g, int64_t numel, int64_t rows, const char* op) {
   const BatchShard& s = current_shard;
-  return g.advance(numel * uint64_t(s.count)) + numel * uint64_t(s.index);
+  if (s.total == 0) return g.advance(uint64_t(numel));
+  WHET_CHECK(rows == s.rows, op, ": its input has ", rows, " rows in dim 0 where the batch "
+             "share being computed has ", s.rows, "; under data parallelism or micro-batches "
+             "random ops need batch-major inputs");
+  const uint64_t per_row = uint64_t(numel / rows);
+  return g.advance(per_row * uint64_t(s.total)) + per_row * uint64_t(s.first);
 }
 
 }  // namespace whet

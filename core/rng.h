@@ -77,17 +77,19 @@ class Generator {
 Generator& default_generator();
 void manual_seed(uint64_t seed);
 
-// Data parallelism gives each process a contiguous share of every batch along dim 0 (share
-// `index` of `count` equal ones). Inside a BatchShardGuard, an op that draws one number per
-// element of a batch tensor (dropout) reserves the counters of the whole batch and takes its
-// share's, so `count` processes draw exactly the numbers one process draws for the batch.
+// Data parallelism gives each process a contiguous share of every batch along dim 0, and
+// micro-batches split a share further. Inside a BatchShardGuard(first, rows, total) the
+// tensors flowing through the model are rows [first, first + rows) of a batch of `total`
+// rows, and an op that draws one number per element (dropout) reserves the counters of the
+// whole batch and takes those of its rows: the pieces draw exactly the numbers the whole
+// batch draws at once, whoever computes them and in whatever order.
 struct BatchShard {
-  int64_t index = 0, count = 1;
+  int64_t first = 0, rows = 0, total = 0;  // total 0: no guard, a tensor is its whole batch
 };
 const BatchShard& current_batch_shard();
 class BatchShardGuard {
  public:
-  BatchShardGuard(int64_t index, int64_t count);
+  BatchShardGuard(int64_t first, int64_t rows, int64_t total);
   ~BatchShardGuard();
   BatchShardGuard(const BatchShardGuard&) = delete;
   BatchShardGuard& operator=(const BatchShardGuard&) = delete;
@@ -95,7 +97,8 @@ class BatchShardGuard {
  private:
   BatchShard previous_;
 };
-// The first counter of this share's `numel` elements; advances g past the whole batch.
-uint64_t reserve_batch_counters(Generator& g, uint64_t numel);
+// The first counter of the `numel` elements of a tensor with `rows` rows in dim 0 (this
+// shard's rows); advances g past the whole batch. `op` names the caller in errors.
+uint64_t reserve_batch_counters(Generator& g, int64_t numel, int64_t rows, const char* op);
 
 }  // namespace whet

@@ -2,6 +2,7 @@
 // (running statistics, eval mode, random masks), error messages, and hand-computed values.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <vector>
@@ -248,23 +249,31 @@ TEST_CASE("dropout: the shares of a batch draw the whole batch's masks, as data 
   Generator whole(7);
   const std::vector<float> first = dropout(ones({6, 5}), 0.5, true, whole).to_vector<float>();
   const std::vector<float> second = dropout(ones({6, 5}), 0.5, true, whole).to_vector<float>();
-  for (int64_t count : {2, 3}) {
-    CAPTURE(count);
-    std::vector<float> got_first, got_second;
-    for (int64_t index = 0; index < count; ++index) {
+  // Equal shares (processes) and unequal ones (micro-batches of a ragged batch), computed in
+  // any order: the pieces put together are the whole batch's masks.
+  const std::vector<std::vector<int64_t>> splits = {{3, 3}, {2, 2, 2}, {1, 4, 1}, {6}};
+  for (const auto& split : splits) {
+    CAPTURE(split.size());
+    std::vector<float> got_first(first.size()), got_second(second.size());
+    int64_t row = 0;
+    for (int64_t rows : split) {
       Generator g(7);
-      BatchShardGuard shard(index, count);
+      BatchShardGuard shard(row, rows, 6);
       for (auto* got : {&got_first, &got_second}) {
-        const std::vector<float> part = dropout(ones({6 / count, 5}), 0.5, true, g).to_vector<float>();
-        got->insert(got->end(), part.begin(), part.end());
+        const std::vector<float> part = dropout(ones({rows, 5}), 0.5, true, g).to_vector<float>();
+        std::copy(part.begin(), part.end(), got->begin() + row * 5);
       }
       CHECK(g.offset() == whole.offset());  // every share moved past the whole batch twice
+      row += rows;
     }
     CHECK(got_first == first);
     CHECK(got_second == second);
   }
-  CHECK(current_batch_shard().count == 1);  // the guard restored one share
-  CHECK(contains(error_of([] { BatchShardGuard bad(2, 2); }), "share 2 of 2"));
+  CHECK(current_batch_shard().total == 0);  // the guards restored the whole batch
+  CHECK(contains(error_of([] { BatchShardGuard bad(4, 3, 6); }), "rows [4, 7)"));
+  Generator g(7);
+  BatchShardGuard shard(0, 3, 6);
+  CHECK(contains(error_of([&] { dropout(ones({5, 3}), 0.5, true, g); }), "batch-major"));
 }
 
 TEST_CASE("half inputs are computed in float32 and returned in their own dtype") {

@@ -46,14 +46,15 @@ int64_t line_count(const std::string& path) {
 
 // Two ranks against one process on the same arguments: the same weights (up to the order of
 // float32 additions), one rank's metric lines, and the one-process evaluation counts.
-void check_two_ranks_take_one_process_steps(const std::string& model) {
+void check_two_ranks_take_one_process_steps(const std::string& model,
+                                            const std::string& two_rank_args = "") {
   TempDir dir;
   const std::string data = train_test::write_tensor_data(dir.file("d.safetensors"));
   // Frozen BatchNorm normalises each image alone, so half batches average to the whole
   // batch's gradient; only the order of float32 additions differs.
   const std::string args = common_args(data, model) + " --freeze-bn";
-  const Run two = run_ranks(2, args + " --output-dir " + dir.file("two") + " --save " +
-                                   dir.file("two.safetensors"));
+  const Run two = run_ranks(2, args + two_rank_args + " --output-dir " + dir.file("two") +
+                                   " --save " + dir.file("two.safetensors"));
   INFO(two.out);
   REQUIRE(two.status == 0);
   CHECK(contains(two.out, "data parallel: 2 processes (mpi), 4 images per process per step"));
@@ -96,6 +97,11 @@ TEST_CASE("train: two processes draw the one-process dropout masks (mobilenet_v3
   // Its classifier's Dropout(0.2): each rank's half of a batch gets the masks one process
   // draws for that half, or the weights would differ after the first step.
   check_two_ranks_take_one_process_steps("mobilenet_v3_small");
+}
+
+TEST_CASE("train: two processes in micro-batches of 2 + 2 images take the one-process steps") {
+  // Rows 0-1, 2-3 on rank 0 and 4-5, 6-7 on rank 1 of each batch of 8, dropout included.
+  check_two_ranks_take_one_process_steps("mobilenet_v3_small", " --micro-batches 2");
 }
 
 TEST_CASE("train: BatchNorm training on two processes keeps the ranks in step and resumes") {

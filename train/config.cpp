@@ -227,6 +227,8 @@ void resolve(TrainConfig& c) {
   check_range("image_size", c.image_size, c.image_size >= 0, ">= 0 (0: the model's default)");
   check_choice("augment", c.augment, {"imagenet", "flip", "none"});
   check_range("batch_size", c.batch_size, c.batch_size > 0, "positive");
+  check_range("micro_batches", c.micro_batches, c.micro_batches > 0 && c.micro_batches <= c.batch_size,
+              "in [1, --batch-size]");
   check_range("workers", c.workers, c.workers >= 0 && c.workers <= 256, "in [0, 256]");
 
   check_choice("optimizer", c.optimizer, {"sgd", "adam", "adamw", "rmsprop"});

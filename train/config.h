@@ -39,6 +39,7 @@ struct TrainConfig {
   int64_t image_size = 0;            // 0: the model's default input size
   std::string augment = "imagenet";  // imagenet | flip | none
   int64_t batch_size = 32;
+  int64_t micro_batches = 1;  // > 1: each batch in this many pieces, gradients accumulated
   int64_t workers = 2;
   bool shuffle = true;
   bool strict_data = false;  // unreadable images are errors instead of skipped
@@ -164,7 +165,12 @@ void TrainConfig::for_each_field(F&& f) {
               "Training augmentation: imagenet (random resized crop, flip), "
               "flip, none"},
     &C::augment);
-  f(FieldInfo{"data", "batch_size", "Images per step"}, &C::batch_size);
+  f(FieldInfo{"data", "batch_size", "Images per step (under mpirun: in all processes together)"},
+    &C::batch_size);
+  f(FieldInfo{"data", "micro_batches",
+              "Run each batch as N micro-batches whose gradients add up: the same steps in "
+              "1/N of the activation memory (BatchNorm sees the micro-batches)"},
+    &C::micro_batches);
   f(FieldInfo{"data", "workers", "Loader threads (0: load on the training thread)"}, &C::workers);
   f(FieldInfo{"data", "shuffle", "Shuffle the training set every epoch"}, &C::shuffle);
   f(FieldInfo{"data", "strict_data", "Unreadable images are errors instead of skipped"},

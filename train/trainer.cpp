@@ -156,6 +156,9 @@ Trainer::Trainer(TrainConfig config, std::ostream* out, bool tty) : s_(std::make
     WHET_CHECK(s.data.train->size() >= c.batch_size, "the training set (",
                s.data.train->size(), " images) holds no full --batch-size ", c.batch_size,
                " to share among ", w, " processes: lower --batch-size");
+    WHET_CHECK(c.batch_size / w >= c.micro_batches, "--micro-batches ", c.micro_batches,
+               " is more than the ", c.batch_size / w, " images each of ", w,
+               " processes holds per step: lower it or raise --batch-size");
   }
   data::LoaderOptions lo;
   lo.batch_size = c.batch_size;
@@ -240,8 +243,11 @@ TrainResult Trainer::run() {
     progress.message("  group " + g.name + ": " + std::to_string(g.params.size()) +
                      " tensors, lr " + lr);
   }
+  const std::string pieces =
+      c.micro_batches > 1 ? " (in " + std::to_string(c.micro_batches) + " micro-batches)" : "";
   progress.message(std::to_string(c.epochs) + " epochs x " + std::to_string(s.steps_per_epoch) +
-                   " steps of " + std::to_string(c.batch_size) + " images, " + s.opt->name() +
+                   " steps of " + std::to_string(c.batch_size) + " images" + pieces + ", " +
+                   s.opt->name() +
                    ", " + c.scheduler + " schedule" +
                    (s.resumed ? "; resuming at step " + std::to_string(s.global_step) : "") +
                    "; output in " + dir);

@@ -1,5 +1,6 @@
 #include "train/trainer_state.h"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "core/autocast.h"
@@ -52,19 +53,39 @@ std::unique_ptr<data::DataLoader> Trainer::State::eval_loader(const data::Datase
 // One optimizer step on a batch: forward and loss (+ L1) under the precision's autocast,
 // scaled backward, clipping, step (skipped by the scaler on an fp16 overflow), schedule. The
 // logged loss is the criterion's alone, comparable with the validation loss.
+//
+// With micro-batches, the batch runs in pieces, each loss weighted by its share of the batch,
+// so the accumulated gradient is the whole batch's mean gradient. Every piece starts from the
+// generator's position at the batch and draws its own rows' dropout masks (BatchShardGuard):
+// one process, several processes and micro-batches all draw the masks of the whole batch.
 StepOutcome Trainer::State::train_step(const data::Batch& b) {
-  Tensor x = b.images.to(device), y = b.labels.to(device);
   opt->zero_grad();
-  Tensor logits, loss, total;
-  {
-    AutocastGuard autocast(precision.dtype, precision.autocast);
-    // This rank's share of the batch draws the dropout masks one process draws for it.
-    BatchShardGuard shard(comm->rank(), comm->world_size());
-    logits = model->forward(x);
-    loss = (*criterion)(logits, y);
-    total = cfg.l1 > 0 ? loss + nn::l1_penalty(trainable) * cfg.l1 : loss;
+  const int64_t n = b.labels.size(0), pieces = std::min(cfg.micro_batches, n);
+  // Under data parallelism every rank holds an equal share: ours starts at row rank * n.
+  const int64_t batch_first = comm->rank() * n, batch_rows = n * comm->world_size();
+  Generator& g = default_generator();
+  const uint64_t batch_counters = g.offset();
+  Tensor loss_sum, correct;
+  for (int64_t k = 0; k < pieces; ++k) {
+    const int64_t lo = k * n / pieces, hi = (k + 1) * n / pieces;
+    Tensor x = b.images.slice(lo, hi).to(device), y = b.labels.slice(lo, hi).to(device);
+    const double weight = double(hi - lo) / double(n);
+    g.set_offset(batch_counters);
+    Tensor logits, loss, total;
+    {
+      AutocastGuard autocast(precision.dtype, precision.autocast);
+      BatchShardGuard shard(batch_first + lo, hi - lo, batch_rows);
+      logits = model->forward(x);
+      loss = (*criterion)(logits, y);
+      total = cfg.l1 > 0 ? loss + nn::l1_penalty(trainable) * cfg.l1 : loss;
+    }
+    scaler->scale(pieces == 1 ? total : total * weight).backward();
+    NoGradGuard no_grad;
+    Tensor piece_correct = sum(cast(eq(argmax(logits, 1), y), DType::i64));
+    Tensor piece_loss = pieces == 1 ? loss.detach() : loss.detach() * weight;
+    loss_sum = k == 0 ? piece_loss : loss_sum + piece_loss;
+    correct = k == 0 ? piece_correct : correct + piece_correct;
   }
-  scaler->scale(total).backward();
   if (parallel()) dist::average_gradients(trainable, *comm);
   if (cfg.clip_grad > 0) {
     scaler->unscale_(*opt);
@@ -73,11 +94,10 @@ StepOutcome Trainer::State::train_step(const data::Batch& b) {
   scaler->step(*opt);
   scaler->update();
   schedule->after_step();
-  NoGradGuard no_grad;
   StepOutcome o;
-  o.loss = loss;
-  o.correct = sum(cast(eq(argmax(logits, 1), y), DType::i64));
-  o.images = b.labels.size(0);
+  o.loss = loss_sum;
+  o.correct = correct;
+  o.images = n;
   return o;
 }
 
