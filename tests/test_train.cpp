@@ -91,6 +91,48 @@ TEST_CASE("train: parameter groups give the head its lr and decay the stages bel
                  "nothing to train: every parameter of resnet18 is frozen"));
 }
 
+TEST_CASE("train: --bias-norm-weight-decay gives the 1-D parameters groups of their own") {
+  auto m = make("small_cnn");
+  TrainConfig c = config_for("small_cnn");
+  c.weight_decay = 0.1;
+  c.bias_norm_weight_decay = 0.1;  // the same: no split
+  CHECK(whet::train::make_param_groups(*m, c).size() == 1);
+
+  c.bias_norm_weight_decay = 0.0;
+  c.head_lr_mult = 10;
+  const auto groups = whet::train::make_param_groups(*m, c);
+  std::vector<std::string> names;
+  for (const auto& g : groups) names.push_back(g.name);
+  CHECK(names == std::vector<std::string>{"backbone", "backbone/bias-norm", "head", "head/bias-norm"});
+  for (const auto& g : groups) {
+    CAPTURE(g.name);
+    const bool vectors = g.name.find("/bias-norm") != std::string::npos;
+    CHECK(g.weight_decay == (vectors ? 0.0 : 0.1));
+    CHECK(g.lr == (g.name.rfind("head", 0) == 0 ? 0.1 : 0.01));
+    for (const auto& np : g.params) CHECK((np.second.dim() <= 1) == vectors);
+  }
+
+  // Through the optimizer: with zero gradients, plain SGD (lr 1 for all) only decays, and
+  // only the matrices and kernels.
+  c.momentum = 0;
+  c.lr = 1;
+  c.head_lr_mult = 1;
+  auto opt = whet::train::make_optimizer(whet::train::make_param_groups(*m, c), c);
+  const whet::nn::NamedTensors before = m->named_parameters();
+  std::vector<std::vector<float>> old;
+  for (const auto& np : before) {
+    old.push_back(np.second.to_vector<float>());
+    np.second.set_grad(whet::zeros_like(np.second));
+  }
+  opt->step();
+  for (size_t i = 0; i < before.size(); ++i) {
+    CAPTURE(before[i].first);
+    const std::vector<float> now = before[i].second.to_vector<float>();
+    const float factor = before[i].second.dim() <= 1 ? 1.0f : 0.9f;
+    for (size_t k = 0; k < now.size(); ++k) CHECK(now[k] == doctest::Approx(old[i][k] * factor));
+  }
+}
+
 TEST_CASE("train: the schedule runs every scheduler with warm-up over the whole run") {
   const int64_t spe = 5, epochs = 4, total = spe * epochs;
   for (const char* kind :

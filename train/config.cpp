@@ -237,6 +237,7 @@ void resolve(TrainConfig& c) {
   WHET_CHECK(!c.nesterov || (c.optimizer == "sgd" && c.momentum > 0),
              "--nesterov needs --optimizer sgd with a momentum > 0");
   if (c.weight_decay < 0) c.weight_decay = c.optimizer == "adamw" ? 0.01 : 0.0;
+  if (c.bias_norm_weight_decay < 0) c.bias_norm_weight_decay = c.weight_decay;
   check_range("head_lr", c.head_lr, c.head_lr >= 0, ">= 0 (0: lr * head_lr_mult)");
   check_range("head_lr_mult", c.head_lr_mult, c.head_lr_mult > 0, "positive");
   check_range("layer_decay", c.layer_decay, c.layer_decay > 0 && c.layer_decay <= 1, "in (0, 1]");

@@ -50,6 +50,7 @@ struct TrainConfig {
   double momentum = 0.9;       // sgd and rmsprop
   bool nesterov = false;       // sgd
   double weight_decay = -1.0;  // < 0: the optimizer's default (adamw 0.01, others 0)
+  double bias_norm_weight_decay = -1.0;  // of 1-D parameters; < 0: weight_decay
   double head_lr = 0.0;        // > 0: the head's lr; else lr * head_lr_mult
   double head_lr_mult = 1.0;
   double layer_decay = 1.0;  // < 1: stage k below the head gets lr * layer_decay^k
@@ -184,6 +185,10 @@ void TrainConfig::for_each_field(F&& f) {
               "Weight decay (negative: the optimizer's default, "
               "adamw 0.01, others 0)"},
     &C::weight_decay);
+  f(FieldInfo{"optim", "bias_norm_weight_decay",
+              "Weight decay of biases and normalisation weights, the 1-D parameters (negative: "
+              "--weight-decay; 0 leaves them undecayed, as timm does)"},
+    &C::bias_norm_weight_decay);
   f(FieldInfo{"optim", "head_lr",
               "Learning rate of the classifier head (0: lr * "
               "head_lr_mult)"},

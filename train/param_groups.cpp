@@ -41,6 +41,7 @@ std::vector<optim::ParamGroup<Options>> typed_groups(const std::vector<ParamGrou
   for (const ParamGroupSpec& g : groups) {
     Options o = base;
     o.lr = g.lr;
+    o.weight_decay = g.weight_decay;
     out.emplace_back(g.params, o);
   }
   return out;
@@ -80,7 +81,10 @@ std::vector<std::string> model_stages(const models::Classifier& m) {
   return stages;
 }
 
-std::vector<ParamGroupSpec> make_param_groups(const models::Classifier& m, const TrainConfig& c) {
+namespace {
+
+// The groups by learning rate (make_param_groups without the weight decay split).
+std::vector<ParamGroupSpec> lr_groups(const models::Classifier& m, const TrainConfig& c) {
   const std::string head = m.head_prefix();
   const double head_lr = c.head_lr > 0 ? c.head_lr : c.lr * c.head_lr_mult;
   nn::NamedTensors trainable = m.named_trainable_parameters();
@@ -120,6 +124,25 @@ std::vector<ParamGroupSpec> make_param_groups(const models::Classifier& m, const
   std::vector<ParamGroupSpec> out;
   for (auto& g : groups)
     if (!g.params.empty()) out.push_back(std::move(g));
+  return out;
+}
+
+}  // namespace
+
+std::vector<ParamGroupSpec> make_param_groups(const models::Classifier& m, const TrainConfig& c) {
+  std::vector<ParamGroupSpec> out;
+  for (ParamGroupSpec& g : lr_groups(m, c)) {
+    g.weight_decay = c.weight_decay;
+    if (c.bias_norm_weight_decay == c.weight_decay) {
+      out.push_back(std::move(g));
+      continue;
+    }
+    ParamGroupSpec matrices{g.name, {}, g.lr, c.weight_decay};
+    ParamGroupSpec vectors{g.name + "/bias-norm", {}, g.lr, c.bias_norm_weight_decay};
+    for (auto& np : g.params) (np.second.dim() <= 1 ? vectors : matrices).params.push_back(np);
+    for (ParamGroupSpec* part : {&matrices, &vectors})
+      if (!part->params.empty()) out.push_back(std::move(*part));
+  }
   return out;
 }
 

@@ -26,6 +26,7 @@ struct ParamGroupSpec {
   std::string name;         // "head", "layer4", "backbone", "all", ...
   nn::NamedTensors params;  // trainable parameters, in model order
   double lr = 0;
+  double weight_decay = 0;
 };
 
 // The stage prefixes of the backbone, from the stem up, each with a trailing dot
@@ -35,7 +36,10 @@ std::vector<std::string> model_stages(const models::Classifier& m);
 
 // The groups for the configuration, from the stem up to the head: one group "all" when every
 // trainable parameter gets the same lr; "backbone" and "head" when only the head differs;
-// the stages and "head" with layer decay. Throws whet::Error when nothing is trainable.
+// the stages and "head" with layer decay. When --bias-norm-weight-decay differs from
+// --weight-decay, each group's 1-D parameters (biases, BatchNorm weights) move to a group of
+// their own, named "<group>/bias-norm", right after it. Throws whet::Error when nothing is
+// trainable.
 std::vector<ParamGroupSpec> make_param_groups(const models::Classifier& m, const TrainConfig& c);
 
 // The configured optimizer (c.optimizer, momentum, nesterov, weight_decay) over the groups.

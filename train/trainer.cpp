@@ -238,8 +238,8 @@ TrainResult Trainer::run() {
   else if (s.precision.tf32)
     progress.message("precision: float32 with TF32 matrix math");
   for (const ParamGroupSpec& g : s.groups) {
-    char lr[32];
-    std::snprintf(lr, sizeof lr, "%.4g", g.lr);
+    char lr[64];
+    std::snprintf(lr, sizeof lr, "%.4g, weight decay %.4g", g.lr, g.weight_decay);
     progress.message("  group " + g.name + ": " + std::to_string(g.params.size()) +
                      " tensors, lr " + lr);
   }
