@@ -7,12 +7,14 @@
 #include "core/autograd.h"
 #include "models/registry.h"
 #include "nn/freeze.h"
+#include "nn/layers.h"
 #include "optim/optim.h"
 #include "tests/test_train_util.h"
 #include "train/checkpoint.h"
 #include "train/criterion.h"
 #include "train/param_groups.h"
 #include "train/schedule.h"
+#include "train/setup.h"
 #include "train/trainer.h"
 
 using namespace train_test;
@@ -89,6 +91,38 @@ TEST_CASE("train: parameter groups give the head its lr and decay the stages bel
   whet::nn::freeze(*m);
   CHECK(contains(error_of([&] { whet::train::make_param_groups(*m, c); }),
                  "nothing to train: every parameter of resnet18 is frozen"));
+}
+
+TEST_CASE("train: --freeze-stages N freezes the first N stages, their BatchNorm statistics too") {
+  auto m = make("resnet18");
+  TrainConfig c = config_for("resnet18");
+  c.freeze_stages = 2;  // stem and layer1
+  whet::train::apply_freezing(*m, c);
+  for (const auto& [name, p] : m->named_parameters()) {
+    CAPTURE(name);
+    const bool in_frozen_stage =
+        name.rfind("conv1.", 0) == 0 || name.rfind("bn1.", 0) == 0 || name.rfind("layer1.", 0) == 0;
+    CHECK(p.requires_grad() == !in_frozen_stage);
+  }
+  for (auto& [path, mod] : m->named_modules()) {
+    if (auto* bn = dynamic_cast<whet::nn::BatchNorm2d*>(mod)) {
+      CAPTURE(path);
+      CHECK(bn->frozen() == (path == "bn1" || path.rfind("layer1.", 0) == 0));
+    }
+  }
+
+  // --unfreeze still wins over the stages' parameters.
+  m = make("resnet18");
+  c.unfreeze = {"layer1.1.*"};
+  whet::train::apply_freezing(*m, c);
+  for (const auto& [name, p] : m->named_parameters())
+    if (name.rfind("layer1.", 0) == 0) CHECK(p.requires_grad() == (name.rfind("layer1.1.", 0) == 0));
+
+  c = config_for("resnet18");
+  c.freeze_stages = 6;
+  m = make("resnet18");
+  CHECK(contains(error_of([&] { whet::train::apply_freezing(*m, c); }),
+                 "--freeze-stages 6: resnet18 has 5 stages below its head (stem, layer1, layer2"));
 }
 
 TEST_CASE("train: --bias-norm-weight-decay gives the 1-D parameters groups of their own") {

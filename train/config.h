@@ -30,6 +30,7 @@ struct TrainConfig {
   std::vector<std::string> freeze_type;  // module types: Conv2d, BatchNorm2d, Linear, ...
   std::vector<std::string> unfreeze;     // globs, applied after freeze and freeze_type
   bool freeze_bn = false;                // BatchNorm statistics and affine fixed
+  int64_t freeze_stages = 0;             // the first N stages (stem first), BatchNorm included
 
   // [data]
   std::string data;                  // data/open.h spec
@@ -148,6 +149,10 @@ void TrainConfig::for_each_field(F&& f) {
               "Freeze BatchNorm layers: statistics and affine "
               "parameters fixed"},
     &C::freeze_bn);
+  f(FieldInfo{"model", "freeze_stages",
+              "Freeze the first N stages of the backbone, stem first (resnet: stem, layer1..4), "
+              "their BatchNorm statistics included; `whet inspect` lists the stages"},
+    &C::freeze_stages);
 
   f(FieldInfo{"data", "data",
               "Data: fashion-mnist[:DIR], idx:IMAGES,LABELS, folder:DIR or DIR, "

@@ -81,6 +81,11 @@ std::vector<std::string> model_stages(const models::Classifier& m) {
   return stages;
 }
 
+std::string stage_name(const std::string& stage) {
+  if (stage.find('|') != std::string::npos) return "stem";
+  return !stage.empty() && stage.back() == '.' ? stage.substr(0, stage.size() - 1) : stage;
+}
+
 namespace {
 
 // The groups by learning rate (make_param_groups without the weight decay split).
@@ -108,10 +113,8 @@ std::vector<ParamGroupSpec> lr_groups(const models::Classifier& m, const TrainCo
   const std::vector<std::string> stages = model_stages(m);
   const size_t n = stages.size();
   for (size_t s = 0; s < n; ++s) {
-    std::string name = stages[s].find('|') != std::string::npos ? "stem" : stages[s];
-    if (!name.empty() && name.back() == '.') name.pop_back();
     // The stage right below the head is k = 1: lr * decay^(n - s).
-    groups.push_back({name, {}, c.lr * std::pow(c.layer_decay, double(n - s))});
+    groups.push_back({stage_name(stages[s]), {}, c.lr * std::pow(c.layer_decay, double(n - s))});
   }
   ParamGroupSpec head_group{"head", {}, head_lr};
   for (const auto& np : trainable) {

@@ -33,6 +33,9 @@ struct ParamGroupSpec {
 // ("layer1."); "stem" stands for several leaf modules and is listed as the paths it covers
 // joined by '|' ("conv1.|bn1.").
 std::vector<std::string> model_stages(const models::Classifier& m);
+// A stage's name in messages and group names: "stem" for the joined leaf modules, else the
+// prefix without its dot ("layer1", "features.3").
+std::string stage_name(const std::string& stage);
 
 // The groups for the configuration, from the stem up to the head: one group "all" when every
 // trainable parameter gets the same lr; "backbone" and "head" when only the head differs;

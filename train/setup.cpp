@@ -1,6 +1,7 @@
 #include "train/setup.h"
 
 #include <set>
+#include <sstream>
 
 #include "core/backend.h"
 #include "core/op_registry.h"
@@ -8,7 +9,9 @@
 #include "io/safetensors.h"
 #include "io/weights.h"
 #include "nn/freeze.h"
+#include "nn/layers.h"
 #include "train/checkpoint.h"
+#include "train/param_groups.h"
 
 namespace whet::train {
 
@@ -183,6 +186,33 @@ data::TransformPtr eval_transform_for(const TrainConfig& c) {
   return train_transform_for(plain);
 }
 
+namespace {
+
+// --freeze-stages N: the parameters of the first N stages (train/param_groups.h) and, as
+// mmcv's frozen_stages does, their BatchNorm statistics: a frozen stage computes the same
+// features in training as in evaluation.
+void freeze_stages(models::Classifier& m, const TrainConfig& c) {
+  const std::vector<std::string> stages = model_stages(m);
+  std::vector<std::string> names;
+  for (const std::string& s : stages) names.push_back(stage_name(s));
+  WHET_CHECK(size_t(c.freeze_stages) <= stages.size(), "--freeze-stages ", c.freeze_stages, ": ",
+             c.model, " has ", stages.size(), " stages below its head (",
+             some(names, 24), ")");
+  std::vector<std::string> prefixes;
+  for (int64_t s = 0; s < c.freeze_stages; ++s) {
+    std::istringstream parts(stages[size_t(s)]);
+    for (std::string p; std::getline(parts, p, '|');) prefixes.push_back(p);
+  }
+  for (const std::string& p : prefixes) nn::freeze_matching(m, {p + "*"});
+  for (auto& [path, mod] : m.named_modules()) {
+    auto* bn = dynamic_cast<nn::BatchNorm2d*>(mod);
+    for (const std::string& p : prefixes)
+      if (bn && (path + ".").compare(0, p.size(), p) == 0) bn->set_frozen(true);
+  }
+}
+
+}  // namespace
+
 void apply_freezing(models::Classifier& m, const TrainConfig& c) {
   check_globs_match(m, c.freeze, "--freeze");
   check_globs_match(m, c.unfreeze, "--unfreeze");
@@ -196,6 +226,7 @@ void apply_freezing(models::Classifier& m, const TrainConfig& c) {
   }
   nn::freeze_matching(m, c.freeze);
   for (const std::string& t : c.freeze_type) nn::freeze_type(m, t);
+  if (c.freeze_stages > 0) freeze_stages(m, c);
   nn::unfreeze_matching(m, c.unfreeze);
   if (c.freeze_bn) nn::freeze_batchnorm(m);
 }

@@ -9,6 +9,7 @@
 #include "models/summary.h"
 #include "nn/freeze.h"
 #include "tools/whet/commands.h"
+#include "train/param_groups.h"
 
 namespace whet::cli {
 
@@ -73,6 +74,12 @@ int inspect(const InspectArgs& a) {
     nn::freeze_matching(*m, {pattern});
   }
   std::cout << "\n" << models::format_summary(models::summarize(*m, {1, hwc[0], hwc[1], hwc[2]}));
+  // What `whet train --freeze-stages N` and --layer-decay count, from the stem up.
+  std::cout << "\nstages (--freeze-stages N freezes the first N; --layer-decay):";
+  const std::vector<std::string> stages = train::model_stages(*m);
+  for (size_t s = 0; s < stages.size(); ++s)
+    std::cout << (s ? ", " : " ") << train::stage_name(stages[s]);
+  std::cout << "; head " << train::stage_name(m->head_prefix()) << "\n";
   return 0;
 }
 }  // namespace
