@@ -42,12 +42,12 @@ std::vector<nlohmann::json> epoch_lines(const std::string& dir) {
 }
 
 struct Final {
-  whet::nn::NamedTensors model, optim;
+  whet::nn::NamedTensors model, optim, ema;  // ema: empty without --ema-decay
 };
 
 Final final_state(const std::string& dir) {
   whet::train::Checkpoint ck = whet::train::load_checkpoint(dir + "/last.safetensors");
-  return {ck.part("model."), ck.part("optim.")};
+  return {ck.part("model."), ck.part("optim."), ck.part("ema.")};
 }
 
 // Trains `c` to the end in one go, and again stopping at each of `stops` then resuming; all
@@ -75,6 +75,7 @@ void check_exact_resume(TrainConfig c, const std::vector<int64_t>& stops, const 
     const Final fb = final_state(first.output_dir);
     CHECK(bitwise_equal(fa.model, fb.model));
     CHECK(bitwise_equal(fa.optim, fb.optim));
+    CHECK(bitwise_equal(fa.ema, fb.ema));
     CHECK(epoch_lines(whole.output_dir) == epoch_lines(first.output_dir));
     CHECK(b2.val_acc == a.val_acc);
   }
@@ -231,7 +232,7 @@ TEST_CASE("train: N + M steps after a resume equal N + M steps without one, bit 
     c.augment = "imagenet";
     check_exact_resume(c, {2, 3}, dir / "sgd");  // mid-epoch, and at the end of an epoch
   }
-  SUBCASE("adamw, plateau, mse, layer decay, head lr, frozen BatchNorm, step checkpoints") {
+  SUBCASE("adamw, plateau on the EMA's loss, mse, layer decay, head lr, frozen BatchNorm, step checkpoints") {
     TrainConfig c = tiny_config(data, "");
     c.max_steps_per_epoch = 3;
     c.optimizer = "adamw";
@@ -244,6 +245,7 @@ TEST_CASE("train: N + M steps after a resume equal N + M steps without one, bit 
     c.head_lr_mult = 10;
     c.freeze_bn = true;
     c.checkpoint_every = 2;
+    c.ema_decay = 0.9;
     check_exact_resume(c, {5}, dir / "adamw");
   }
 }

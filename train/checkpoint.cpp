@@ -100,7 +100,10 @@ nn::NamedTensors checkpoint_weights(const std::string& path) {
   io::SafetensorsFile f = io::load_safetensors(path);
   auto it = f.metadata.find("format");
   if (it == f.metadata.end() || it->second != kCheckpointFormat) return f.tensors;
-  return Checkpoint{std::move(f.tensors), {}}.part("model.");
+  // A run with --ema-decay validated, kept as best and saved its average: that is its model.
+  Checkpoint ck{std::move(f.tensors), {}};
+  nn::NamedTensors averaged = ck.part("ema.");
+  return averaged.empty() ? ck.part("model.") : averaged;
 }
 
 nn::NamedTensors generator_state(const Generator& g) {

@@ -2,6 +2,7 @@
 // exactly where it was, under prefixed names:
 //   model.*    the model's state dict in PyTorch's layout and names (io/weights.h), so
 //              {k[6:]: v for k, v in f.items() if k.startswith("model.")} loads in torchvision
+//   ema.*      with --ema-decay, the weight average's state dict, in the same layout
 //   optim.*    the optimizer's state dict (optim/optimizer.h)
 //   sched.*    the schedule's (train/schedule.h)
 //   scaler.*   the loss scaler's (empty while disabled)
@@ -52,9 +53,10 @@ std::string best_checkpoint_path(const std::string& run_dir);  // run_dir/best.s
 // The configuration stored in a checkpoint (applied onto the defaults).
 TrainConfig checkpoint_config(const Checkpoint& c, const std::string& source);
 
-// The model weights of a checkpoint in PyTorch's layout and names ("model." removed): what
-// `whet eval` / `whet predict` load with Module::load_state_dict after
-// io::from_pytorch_layout. A plain weights file is returned as it is.
+// The model weights of a checkpoint in PyTorch's layout and names ("model." removed; "ema.",
+// the weight average, where the run kept one): what `whet eval` / `whet predict` load with
+// Module::load_state_dict after io::from_pytorch_layout. A plain weights file is returned as
+// it is.
 nn::NamedTensors checkpoint_weights(const std::string& path);
 
 // A generator's state as two int64 tensors (the uint64 bits), and back.

@@ -247,6 +247,7 @@ void resolve(TrainConfig& c) {
               "in [0, 1)");
   check_range("l1", c.l1, c.l1 >= 0, ">= 0");
   check_range("clip_grad", c.clip_grad, c.clip_grad >= 0, ">= 0 (0: off)");
+  check_range("ema_decay", c.ema_decay, c.ema_decay >= 0 && c.ema_decay < 1, "in [0, 1) (0: off)");
 
   check_choice("scheduler", c.scheduler,
                {"constant", "step", "multistep", "exponential", "cosine", "onecycle", "plateau"});

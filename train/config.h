@@ -59,6 +59,7 @@ struct TrainConfig {
   double label_smoothing = 0.0;
   double l1 = 0.0;         // coefficient of sum |p| over the trainable parameters
   double clip_grad = 0.0;  // > 0: max total gradient norm
+  double ema_decay = 0.0;  // > 0: validate and save an exponential moving average of the weights
 
   // [schedule]
   std::string scheduler =
@@ -208,6 +209,10 @@ void TrainConfig::for_each_field(F&& f) {
   f(FieldInfo{"optim", "l1", "L1 penalty coefficient over the trainable parameters"}, &C::l1);
   f(FieldInfo{"optim", "clip_grad", "Clip the total gradient norm to this (0: off)"},
     &C::clip_grad);
+  f(FieldInfo{"optim", "ema_decay",
+              "Average the weights over the steps with this decay (e.g. 0.999; 0: off); "
+              "validation, best.safetensors, eval.json and --save then use the average"},
+    &C::ema_decay);
 
   f(FieldInfo{"schedule", "scheduler",
               "constant, step, multistep, exponential, cosine, "

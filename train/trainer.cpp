@@ -186,6 +186,20 @@ Trainer::Trainer(TrainConfig config, std::ostream* out, bool tty) : s_(std::make
   so.enabled = s.precision.loss_scaling;
   s.scaler = std::make_unique<optim::GradScaler>(so);
   s.criterion = std::make_unique<Criterion>(c.loss, num_classes, c.label_smoothing);
+  if (c.ema_decay > 0) {
+    // The average's own initialisation is overwritten at once; it must not move the run's
+    // random stream, or a run with EMA would train on other dropout masks than one without.
+    const Generator saved = default_generator();
+    std::vector<std::string> unused;
+    models::ClassifierPtr twin = build_model(c, num_classes, /*load_weights=*/false, unused);
+    default_generator() = saved;
+    twin->to(s.device);
+    s.ema = std::make_unique<WeightEma>(std::move(twin), *s.model, c.ema_decay);
+    char line[160];
+    std::snprintf(line, sizeof line, "weight EMA: decay %.6g (warm-up (1+t)/(10+t)); validation, "
+                  "best, eval.json and --save use the average", c.ema_decay);
+    s.setup_log.push_back(line);
+  }
 
   if (ck) {
     s.restore(*ck);
@@ -437,7 +451,7 @@ TrainResult Trainer::run() {
   if (root) write_text_atomic((fs::path(dir) / "eval.json").string(), ej.dump() + "\n");
   if (root && !c.save.empty()) {
     if (fs::path(c.save).has_parent_path()) fs::create_directories(fs::path(c.save).parent_path());
-    io::save_safetensors(c.save, io::to_pytorch_layout(s.model->state_dict()),
+    io::save_safetensors(c.save, io::to_pytorch_layout(s.evaluated().state_dict()),
                          {{"format", "pt"},
                           {"model", c.model},
                           {"class_names", json_list(s.class_names)},

@@ -94,6 +94,9 @@ StepOutcome Trainer::State::train_step(const data::Batch& b) {
   scaler->step(*opt);
   scaler->update();
   schedule->after_step();
+  // global_step counts the steps before this one. A step the fp16 scaler skipped still
+  // averages: the weights did not move, as timm's EMA does.
+  if (ema) ema->update(*model, global_step);
   StepOutcome o;
   o.loss = loss_sum;
   o.correct = correct;
@@ -110,6 +113,7 @@ double Trainer::State::lr() const {
 Checkpoint Trainer::State::snapshot(data::LoaderPosition next, double seconds_in_epoch) const {
   Checkpoint ck;
   ck.add("model.", io::to_pytorch_layout(model->state_dict()));
+  if (ema) ck.add("ema.", io::to_pytorch_layout(ema->model().state_dict()));
   ck.add("optim.", opt->state_dict());
   ck.add("sched.", schedule->state_dict());
   ck.add("scaler.", scaler->state_dict());
@@ -135,6 +139,7 @@ Checkpoint Trainer::State::snapshot(data::LoaderPosition next, double seconds_in
 
 void Trainer::State::restore(const Checkpoint& ck) {
   model->load_state_dict(io::from_pytorch_layout(ck.part("model.")), /*strict=*/true);
+  if (ema) ema->model().load_state_dict(io::from_pytorch_layout(ck.part("ema.")), /*strict=*/true);
   opt->load_state_dict(ck.part("optim."));
   schedule->load_state_dict(ck.part("sched."));
   scaler->load_state_dict(ck.part("scaler."));
@@ -164,8 +169,9 @@ EvalResult Trainer::State::validate(data::DataLoader& loader, double& mean_loss)
   // Rank 0's running statistics for all: each rank's follow its own shares of the batches.
   // Training never reads them (batch statistics), so this before evaluating, and rank 0
   // saving its own, is all DDP's broadcast before every forward gives.
-  if (parallel()) dist::broadcast_buffers(*model, *comm);
-  model->eval();
+  models::Classifier& net = evaluated();
+  if (parallel()) dist::broadcast_buffers(net, *comm);
+  net.eval();
   NoGradGuard no_grad;
   AutocastGuard autocast(precision.dtype, precision.autocast);
   EvalAccumulator acc(model->num_classes(), class_names);
@@ -174,11 +180,11 @@ EvalResult Trainer::State::validate(data::DataLoader& loader, double& mean_loss)
   data::Batch b;
   while (loader.next(b)) {
     Tensor labels = b.labels.to(device);
-    Tensor logits = model->forward(b.images.to(device));
+    Tensor logits = net.forward(b.images.to(device));
     acc.add(logits, labels);
     loss_sum += (*criterion)(logits, labels, /*smoothing=*/false).item() * double(b.labels.size(0));
   }
-  model->train();
+  if (!ema) model->train();  // the average stays in eval mode
   if (parallel()) {  // each rank saw its share (eval_loader): add up, all hold the total
     acc.combine(*comm);
     Tensor l = Tensor::from_vector(std::vector<double>{loss_sum}, {1});

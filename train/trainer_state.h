@@ -18,6 +18,7 @@
 #include "train/schedule.h"
 #include "train/setup.h"
 #include "train/trainer.h"
+#include "train/weight_ema.h"
 
 namespace whet::train {
 
@@ -51,6 +52,9 @@ struct Trainer::State {
   std::unique_ptr<optim::GradScaler> scaler;
   std::unique_ptr<data::DataLoader> train_loader, val_loader;
   std::unique_ptr<Criterion> criterion;
+  std::unique_ptr<WeightEma> ema;  // with --ema-decay
+  // The model that validation, eval.json, best and --save use: the average with EMA.
+  models::Classifier& evaluated() { return ema ? ema->model() : *model; }
   int64_t steps_per_epoch = 0, total_steps = 0;
   std::vector<std::string> setup_log;
   // Data parallelism (dist/): every rank trains on its share of each batch and averages the
