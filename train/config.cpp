@@ -263,6 +263,7 @@ void resolve(TrainConfig& c) {
   check_range("epochs", c.epochs, c.epochs > 0, "positive");
   check_range("max_steps_per_epoch", c.max_steps_per_epoch, c.max_steps_per_epoch >= 0, ">= 0");
   check_range("val_every", c.val_every, c.val_every > 0, "positive");
+  check_range("early_stop", c.early_stop, c.early_stop >= 0, ">= 0 (0: off)");
   check_range("stop_at_step", c.stop_at_step, c.stop_at_step >= 0, ">= 0");
   if (c.device != "auto") Device::parse(c.device);  // throws naming the accepted forms
   check_choice("precision", c.precision, {"fp32", "tf32", "fp16", "bf16"});

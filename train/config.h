@@ -75,6 +75,7 @@ struct TrainConfig {
   int64_t epochs = 10;
   int64_t max_steps_per_epoch = 0;  // > 0: cut epochs short (quick demos)
   int64_t val_every = 1;            // validate every N epochs, and after the last
+  int64_t early_stop = 0;           // > 0: stop after this many validations without a better accuracy
   int64_t stop_at_step = 0;         // > 0: checkpoint and stop after this many steps in all
   std::string device = "cpu";       // cpu | cuda | cuda:N | auto
   std::string precision = "fp32";   // fp32 | tf32 | fp16 | bf16 (train/setup.h, PrecisionPolicy)
@@ -244,6 +245,10 @@ void TrainConfig::for_each_field(F&& f) {
               "Validate every N epochs and after the last (plateau patience counts "
               "validations)"},
     &C::val_every);
+  f(FieldInfo{"run", "early_stop",
+              "Stop once this many validations in a row found no better accuracy than the best "
+              "(0: off); best.safetensors keeps the best"},
+    &C::early_stop);
   f(FieldInfo{"run", "stop_at_step",
               "Checkpoint and stop once this many steps are done in "
               "all; --resume continues (0: run to the end)"},

@@ -174,6 +174,9 @@ Trainer::Trainer(TrainConfig config, std::ostream* out, bool tty) : s_(std::make
   if (s.device.is_cuda()) lo.allocator = [](const Shape& sh, DType t) { return empty_pinned(sh, t); };
   s.train_loader = std::make_unique<data::DataLoader>(s.data.train, train_transform_for(c), lo);
   if (s.data.val) s.val_loader = s.eval_loader(s.data.val);
+  WHET_CHECK(c.early_stop == 0 || s.val_loader, "--early-stop ", c.early_stop,
+             " watches the validation accuracy, and this run has no validation data: give "
+             "--val-fraction, or a folder with its own val/ split");
   s.steps_per_epoch = s.train_loader->batches_per_epoch();
   if (c.max_steps_per_epoch > 0)
     s.steps_per_epoch = std::min(s.steps_per_epoch, c.max_steps_per_epoch);
@@ -294,6 +297,14 @@ TrainResult Trainer::run() {
   };
 
   for (int64_t epoch = s.start.epoch; epoch < c.epochs; ++epoch) {
+    // Checked here rather than after validation alone, so a resumed run that had stopped
+    // early stays stopped.
+    if (c.early_stop > 0 && s.validations_since_best() >= c.early_stop) {
+      progress.message("early stop: " + std::to_string(s.validations_since_best()) +
+                       " validations without a better accuracy than epoch " +
+                       std::to_string(s.best_epoch) + "'s; best.safetensors holds it");
+      break;
+    }
     const int64_t first = epoch == s.start.epoch ? s.start.batch : 0;
     if (first == 0) {
       s.epoch_means = {};

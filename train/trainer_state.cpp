@@ -104,6 +104,13 @@ StepOutcome Trainer::State::train_step(const data::Batch& b) {
   return o;
 }
 
+int64_t Trainer::State::validations_since_best() const {
+  int64_t n = 0;
+  for (int64_t e = best_epoch + 1; e <= epochs_done; ++e)
+    n += e % cfg.val_every == 0 || e == cfg.epochs;
+  return n;
+}
+
 double Trainer::State::lr() const {
   double m = 0;
   for (size_t g = 0; g < opt->num_groups(); ++g) m = std::max(m, opt->lr(g));

@@ -76,6 +76,9 @@ struct Trainer::State {
   EpochRecord last_epoch;
   std::optional<EvalResult> last_eval;
 
+  // The validations after the best one, counted from the epochs done (nothing to checkpoint).
+  int64_t validations_since_best() const;
+
   void restore(const Checkpoint& ck);
   Checkpoint snapshot(data::LoaderPosition next, double seconds_in_epoch) const;
   double lr() const;  // the largest group lr (the head's, when it differs)
