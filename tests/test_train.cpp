@@ -10,6 +10,7 @@
 #include "nn/layers.h"
 #include "optim/optim.h"
 #include "tests/test_train_util.h"
+#include "data/tensor_dataset.h"
 #include "train/checkpoint.h"
 #include "train/criterion.h"
 #include "train/param_groups.h"
@@ -252,6 +253,40 @@ TEST_CASE("train: ce, mse and bce on one-hot targets, with label smoothing") {
   };
   double want_bce = (sp(2, 1) + sp(0, 0) + sp(-1, 0) + sp(0.5, 0) + sp(1, 0) + sp(0, 1)) / 6;
   CHECK(bce(logits, labels).item() == doctest::Approx(want_bce));
+}
+
+TEST_CASE("train: --class-weights weight the cross-entropy, balanced from the training counts") {
+  Tensor logits = Tensor::from_vector(std::vector<float>{2, 0, -1, 0.5f, 1, 0}, {2, 3});
+  Tensor labels = Tensor::from_vector(std::vector<int64_t>{0, 2}, {2});
+  auto lse = [](double a, double b, double c) {
+    return std::log(std::exp(a) + std::exp(b) + std::exp(c));
+  };
+  const double l0 = lse(2, 0, -1) - 2, l1 = lse(0.5, 1, 0) - 0;
+  Tensor w = Tensor::from_vector(std::vector<float>{1, 5, 3}, {3});
+  whet::train::Criterion ce("ce", 3, 0.0, w);
+  // PyTorch's weighted mean: (1 * l0 + 3 * l1) / (1 + 3).
+  CHECK(ce(logits, labels).item() == doctest::Approx((l0 + 3 * l1) / 4));
+  CHECK(ce(logits, labels, /*training=*/false).item() == doctest::Approx((l0 + l1) / 2));
+  CHECK(contains(error_of([&] { whet::train::Criterion bad("mse", 3, 0.0, w); }), "--loss ce"));
+
+  // 16 images of class 0 and 4 of each other class: n = 28, balanced weights 28 / (4 * 16)
+  // and 28 / (4 * 4).
+  std::vector<int64_t> y(16, 0);
+  for (int64_t c = 1; c < 4; ++c) y.insert(y.end(), 4, c);
+  const auto subset = std::make_shared<whet::data::TensorDataset>(
+      zeros({28, 2, 2, 1}), Tensor::from_vector(y, {28}), std::vector<std::string>{"a", "b", "c", "d"});
+  CHECK(whet::train::class_weights_for("balanced", *subset, 4).to_vector<float>() ==
+        std::vector<float>{0.4375f, 1.75f, 1.75f, 1.75f});
+  CHECK(whet::train::class_weights_for("1,2.5,1,4", *subset, 4).to_vector<float>() ==
+        std::vector<float>{1, 2.5f, 1, 4});
+  CHECK(contains(error_of([&] { whet::train::class_weights_for("1,2", *subset, 4); }),
+                 "has 2 weights; the model has 4 classes"));
+  CHECK(contains(error_of([&] { whet::train::class_weights_for("1,x,1,1", *subset, 4); }),
+                 "'x' is not a positive number"));
+  CHECK(contains(error_of([&] { whet::train::class_weights_for("1,0,1,1", *subset, 4); }),
+                 "'0' is not a positive number"));
+  CHECK(contains(error_of([&] { whet::train::class_weights_for("balanced", *subset, 5); }),
+                 "class 4"));
 }
 
 TEST_CASE("train: checkpoints hold prefixed state and metadata, and refuse other files") {

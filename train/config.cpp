@@ -246,6 +246,8 @@ void resolve(TrainConfig& c) {
   check_range("label_smoothing", c.label_smoothing, c.label_smoothing >= 0 && c.label_smoothing < 1,
               "in [0, 1)");
   check_range("l1", c.l1, c.l1 >= 0, ">= 0");
+  WHET_CHECK(c.class_weights.empty() || c.loss == "ce", "--class-weights weight the "
+             "cross-entropy: use them with --loss ce, not ", c.loss);
   check_range("clip_grad", c.clip_grad, c.clip_grad >= 0, ">= 0 (0: off)");
   check_range("ema_decay", c.ema_decay, c.ema_decay >= 0 && c.ema_decay < 1, "in [0, 1) (0: off)");
 

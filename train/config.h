@@ -57,6 +57,7 @@ struct TrainConfig {
   double layer_decay = 1.0;  // < 1: stage k below the head gets lr * layer_decay^k
   std::string loss = "ce";   // ce | mse | bce (mse and bce on one-hot targets)
   double label_smoothing = 0.0;
+  std::string class_weights;  // "", "balanced" or "w0,w1,..." (ce only)
   double l1 = 0.0;         // coefficient of sum |p| over the trainable parameters
   double clip_grad = 0.0;  // > 0: max total gradient norm
   double ema_decay = 0.0;  // > 0: validate and save an exponential moving average of the weights
@@ -207,6 +208,10 @@ void TrainConfig::for_each_field(F&& f) {
     &C::layer_decay);
   f(FieldInfo{"optim", "loss", "ce, mse or bce (mse and bce on one-hot targets)"}, &C::loss);
   f(FieldInfo{"optim", "label_smoothing", "Label smoothing of the targets"}, &C::label_smoothing);
+  f(FieldInfo{"optim", "class_weights",
+              "Weight the cross-entropy per class: balanced (n / (K * count) over the training "
+              "set) or one weight per class, e.g. 1,3,1 (validation reports the plain loss)"},
+    &C::class_weights);
   f(FieldInfo{"optim", "l1", "L1 penalty coefficient over the trainable parameters"}, &C::l1);
   f(FieldInfo{"optim", "clip_grad", "Clip the total gradient norm to this (0: off)"},
     &C::clip_grad);

@@ -188,7 +188,21 @@ Trainer::Trainer(TrainConfig config, std::ostream* out, bool tty) : s_(std::make
   optim::GradScalerOptions so;
   so.enabled = s.precision.loss_scaling;
   s.scaler = std::make_unique<optim::GradScaler>(so);
-  s.criterion = std::make_unique<Criterion>(c.loss, num_classes, c.label_smoothing);
+  Tensor class_weight;
+  if (!c.class_weights.empty()) {
+    class_weight = class_weights_for(c.class_weights, *s.data.train, num_classes);
+    std::string line = "class weights:";
+    const std::vector<float> w = class_weight.to_vector<float>();
+    for (size_t k = 0; k < w.size() && k < 16; ++k) {
+      char v[64];
+      const std::string name = k < s.class_names.size() ? s.class_names[k] : std::to_string(k);
+      std::snprintf(v, sizeof v, "%s %.40s %.4g", k ? "," : "", name.c_str(), w[k]);
+      line += v;
+    }
+    s.setup_log.push_back(line + (w.size() > 16 ? ", ..." : ""));
+    class_weight = class_weight.to(s.device);
+  }
+  s.criterion = std::make_unique<Criterion>(c.loss, num_classes, c.label_smoothing, class_weight);
   if (c.ema_decay > 0) {
     // The average's own initialisation is overwritten at once; it must not move the run's
     // random stream, or a run with EMA would train on other dropout masks than one without.

@@ -189,7 +189,7 @@ EvalResult Trainer::State::validate(data::DataLoader& loader, double& mean_loss)
     Tensor labels = b.labels.to(device);
     Tensor logits = net.forward(b.images.to(device));
     acc.add(logits, labels);
-    loss_sum += (*criterion)(logits, labels, /*smoothing=*/false).item() * double(b.labels.size(0));
+    loss_sum += (*criterion)(logits, labels, /*training=*/false).item() * double(b.labels.size(0));
   }
   if (!ema) model->train();  // the average stays in eval mode
   if (parallel()) {  // each rank saw its share (eval_loader): add up, all hold the total
