@@ -23,7 +23,7 @@ inline uint64_t mix64(uint64_t x) {
 }
 
 // Purposes keep the streams of one seed apart (the split must not correlate with the order).
-enum class Stream : uint64_t { sample = 1, order = 2, split = 3, per_class = 4 };
+enum class Stream : uint64_t { sample = 1, order = 2, split = 3, per_class = 4, mix = 5 };
 
 inline uint64_t stream_key(uint64_t seed, Stream purpose, uint64_t n = 0) {
   return mix64(mix64(seed ^ (uint64_t(purpose) << 56)) + mix64(n));

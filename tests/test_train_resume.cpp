@@ -219,8 +219,10 @@ TEST_CASE("train: N + M steps after a resume equal N + M steps without one, bit 
   TempDir dir;
   const std::string data = write_tensor_data(dir / "data.safetensors");
   // Epochs cut to 3 steps: 2 epochs, 6 steps, the loader seeking into truncated epochs.
-  SUBCASE("sgd, nesterov, cosine with warm-up, smoothing, L1, clipping, 2 workers") {
+  SUBCASE("sgd, nesterov, cosine with warm-up, smoothing, L1, clipping, mixup and cutmix, 2 workers") {
     TrainConfig c = tiny_config(data, "");
+    c.mixup = 0.4;
+    c.cutmix = 1.0;
     c.max_steps_per_epoch = 3;
     c.nesterov = true;
     c.scheduler = "cosine";

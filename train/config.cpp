@@ -4,6 +4,7 @@
 #include <toml++/toml.h>  // Debian 12 ships toml++ 3.3, whose single header is toml.h
 
 #include <algorithm>
+#include <cmath>
 #include <ctime>
 #include <fstream>
 #include <sstream>
@@ -227,6 +228,8 @@ void resolve(TrainConfig& c) {
   check_range("per_class", c.per_class, c.per_class >= 0, ">= 0");
   check_range("image_size", c.image_size, c.image_size >= 0, ">= 0 (0: the model's default)");
   check_choice("augment", c.augment, {"imagenet", "flip", "none"});
+  check_range("mixup", c.mixup, c.mixup >= 0 && std::isfinite(c.mixup), ">= 0 (0: off)");
+  check_range("cutmix", c.cutmix, c.cutmix >= 0 && std::isfinite(c.cutmix), ">= 0 (0: off)");
   check_range("batch_size", c.batch_size, c.batch_size > 0, "positive");
   check_range("micro_batches", c.micro_batches, c.micro_batches > 0 && c.micro_batches <= c.batch_size,
               "in [1, --batch-size]");

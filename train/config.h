@@ -39,6 +39,8 @@ struct TrainConfig {
   int64_t per_class = 0;             // > 0: at most this many training images per class
   int64_t image_size = 0;            // 0: the model's default input size
   std::string augment = "imagenet";  // imagenet | flip | none
+  double mixup = 0;                  // > 0: mixup's Beta alpha (data/mix.h)
+  double cutmix = 0;                 // > 0: cutmix's Beta alpha
   int64_t batch_size = 32;
   int64_t micro_batches = 1;  // > 1: each batch in this many pieces, gradients accumulated
   int64_t workers = 2;
@@ -174,6 +176,14 @@ void TrainConfig::for_each_field(F&& f) {
               "Training augmentation: imagenet (random resized crop, flip), "
               "flip, none"},
     &C::augment);
+  f(FieldInfo{"data", "mixup",
+              "Mixup: blend each image with its partner in the batch by lam ~ Beta(A, A), "
+              "targets alike (timm's --mixup; e.g. 0.2; 0: off)"},
+    &C::mixup);
+  f(FieldInfo{"data", "cutmix",
+              "CutMix: paste a box of the partner image, lam ~ Beta(A, A) (e.g. 1.0; 0: off); "
+              "with --mixup, each batch takes one of the two"},
+    &C::cutmix);
   f(FieldInfo{"data", "batch_size", "Images per step (under mpirun: in all processes together)"},
     &C::batch_size);
   f(FieldInfo{"data", "micro_batches",

@@ -67,8 +67,20 @@ Tensor Criterion::operator()(const Tensor& logits, const Tensor& labels, bool tr
     o.label_smoothing = s;
     return nn::cross_entropy_loss(logits, labels, o, training ? class_weight_ : Tensor());
   }
-  Tensor target = one_hot(labels, num_classes_, logits.dtype());
-  if (s > 0) target = target * (1.0 - s) + s / double(num_classes_);
+  const Tensor target = targets(labels, logits.dtype(), s);
+  return kind_ == "mse" ? nn::mse_loss(logits, target) : nn::bce_with_logits_loss(logits, target);
+}
+
+Tensor Criterion::targets(const Tensor& labels, DType dtype, double smoothing) const {
+  Tensor target = one_hot(labels, num_classes_, dtype);
+  return smoothing > 0 ? target * (1.0 - smoothing) + smoothing / double(num_classes_) : target;
+}
+
+Tensor Criterion::mixed(const Tensor& logits, const Tensor& labels, const Tensor& other,
+                        double lam) const {
+  if (kind_ == "ce") return (*this)(logits, labels) * lam + (*this)(logits, other) * (1.0 - lam);
+  const Tensor target = targets(labels, logits.dtype(), smoothing_) * lam +
+                        targets(other, logits.dtype(), smoothing_) * (1.0 - lam);
   return kind_ == "mse" ? nn::mse_loss(logits, target) : nn::bce_with_logits_loss(logits, target);
 }
 

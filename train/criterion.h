@@ -22,12 +22,18 @@ class Criterion {
   // training false: the plain loss, without label smoothing or class weights (validation
   // reports it so, comparable across runs).
   Tensor operator()(const Tensor& logits, const Tensor& labels, bool training = true) const;
+  // The training loss on blended targets (data/mix.h): lam for `labels`, 1 - lam for
+  // `other`. ce: lam * ce(labels) + (1 - lam) * ce(other), which is the cross-entropy of the
+  // blended (smoothed) distributions; mse and bce: against the blended targets.
+  Tensor mixed(const Tensor& logits, const Tensor& labels, const Tensor& other, double lam) const;
 
  private:
   std::string kind_;
   int64_t num_classes_;
   double smoothing_;
   Tensor class_weight_;
+
+  Tensor targets(const Tensor& labels, DType dtype, double smoothing) const;  // mse and bce
 };
 
 // --class-weights: "balanced" gives class c the weight n / (K * count_c) over the training

@@ -6,6 +6,7 @@
 #include "core/autocast.h"
 #include "core/autograd.h"
 #include "core/rng.h"
+#include "data/mix.h"
 #include "data/subset.h"
 #include "dist/data_parallel.h"
 #include "io/weights.h"
@@ -61,6 +62,15 @@ std::unique_ptr<data::DataLoader> Trainer::State::eval_loader(const data::Datase
 StepOutcome Trainer::State::train_step(const data::Batch& b) {
   opt->zero_grad();
   const int64_t n = b.labels.size(0), pieces = std::min(cfg.micro_batches, n);
+  // Mixup / CutMix blend the batch (this rank's share) before it is split into pieces, so
+  // micro-batches do not change which images are paired.
+  Tensor images = b.images, other_labels;
+  double lam = 1;
+  const data::MixOptions mix{cfg.mixup, cfg.cutmix};
+  if (mix.enabled()) {
+    data::MixedBatch m = data::mix_batch(b.images, b.labels, mix, uint64_t(cfg.seed), global_step);
+    images = m.images, other_labels = m.other_labels, lam = m.lam;
+  }
   // Under data parallelism every rank holds an equal share: ours starts at row rank * n.
   const int64_t batch_first = comm->rank() * n, batch_rows = n * comm->world_size();
   Generator& g = default_generator();
@@ -68,7 +78,8 @@ StepOutcome Trainer::State::train_step(const data::Batch& b) {
   Tensor loss_sum, correct;
   for (int64_t k = 0; k < pieces; ++k) {
     const int64_t lo = k * n / pieces, hi = (k + 1) * n / pieces;
-    Tensor x = b.images.slice(lo, hi).to(device), y = b.labels.slice(lo, hi).to(device);
+    Tensor x = images.slice(lo, hi).to(device), y = b.labels.slice(lo, hi).to(device);
+    Tensor y_other = other_labels.defined() ? other_labels.slice(lo, hi).to(device) : Tensor();
     const double weight = double(hi - lo) / double(n);
     g.set_offset(batch_counters);
     Tensor logits, loss, total;
@@ -76,12 +87,14 @@ StepOutcome Trainer::State::train_step(const data::Batch& b) {
       AutocastGuard autocast(precision.dtype, precision.autocast);
       BatchShardGuard shard(batch_first + lo, hi - lo, batch_rows);
       logits = model->forward(x);
-      loss = (*criterion)(logits, y);
+      loss = y_other.defined() ? criterion->mixed(logits, y, y_other, lam) : (*criterion)(logits, y);
       total = cfg.l1 > 0 ? loss + nn::l1_penalty(trainable) * cfg.l1 : loss;
     }
     scaler->scale(pieces == 1 ? total : total * weight).backward();
     NoGradGuard no_grad;
-    Tensor piece_correct = sum(cast(eq(argmax(logits, 1), y), DType::i64));
+    // Against the label that weighs more in a blended image.
+    const Tensor& counted = y_other.defined() && lam < 0.5 ? y_other : y;
+    Tensor piece_correct = sum(cast(eq(argmax(logits, 1), counted), DType::i64));
     Tensor piece_loss = pieces == 1 ? loss.detach() : loss.detach() * weight;
     loss_sum = k == 0 ? piece_loss : loss_sum + piece_loss;
     correct = k == 0 ? piece_correct : correct + piece_correct;
