@@ -1,5 +1,6 @@
 // --micro-batches: a batch run in pieces whose gradients add up takes the steps of the whole
 // batch, draws the whole batch's dropout masks, and refuses splits that cannot be made.
+// The --l2 penalty, compared with weight decay, shares the helpers.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -91,4 +92,18 @@ TEST_CASE("train: --micro-batches of 0, or more than a batch holds, is refused b
   CHECK(contains(error_of([&] { whet::train::run_training(c); }), "--micro-batches 0"));
   c.micro_batches = 9;  // more pieces than the 8 images of a batch
   CHECK(contains(error_of([&] { whet::train::run_training(c); }), "--micro-batches 9: must be in [1, --batch-size]"));
+}
+
+TEST_CASE("train: --l2 c adds c * sum p^2 to the loss: with SGD, weight decay 2c") {
+  TempDir dir;
+  const std::string data = write_tensor_data(dir / "data.safetensors");
+  TrainConfig penalty = tiny_config(data, "");
+  penalty.l2 = 0.005;
+  TrainConfig decay = tiny_config(data, "");
+  decay.weight_decay = 0.01;
+  CHECK(max_relative_difference(weights_after(penalty, 1, dir.file("l2")),
+                                weights_after(decay, 1, dir.file("wd"))) < 1e-5);
+  // And it does something: without either, the weights differ.
+  CHECK(max_relative_difference(weights_after(tiny_config(data, ""), 1, dir.file("none")),
+                                weights_after(decay, 1, dir.file("wd2"))) > 1e-4);
 }

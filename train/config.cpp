@@ -249,6 +249,7 @@ void resolve(TrainConfig& c) {
   check_range("label_smoothing", c.label_smoothing, c.label_smoothing >= 0 && c.label_smoothing < 1,
               "in [0, 1)");
   check_range("l1", c.l1, c.l1 >= 0, ">= 0");
+  check_range("l2", c.l2, c.l2 >= 0, ">= 0");
   WHET_CHECK(c.class_weights.empty() || c.loss == "ce", "--class-weights weight the "
              "cross-entropy: use them with --loss ce, not ", c.loss);
   check_range("clip_grad", c.clip_grad, c.clip_grad >= 0, ">= 0 (0: off)");

@@ -61,6 +61,7 @@ struct TrainConfig {
   double label_smoothing = 0.0;
   std::string class_weights;  // "", "balanced" or "w0,w1,..." (ce only)
   double l1 = 0.0;         // coefficient of sum |p| over the trainable parameters
+  double l2 = 0.0;         // coefficient of sum p^2 (a loss term, unlike weight_decay)
   double clip_grad = 0.0;  // > 0: max total gradient norm
   double ema_decay = 0.0;  // > 0: validate and save an exponential moving average of the weights
 
@@ -223,6 +224,10 @@ void TrainConfig::for_each_field(F&& f) {
               "set) or one weight per class, e.g. 1,3,1 (validation reports the plain loss)"},
     &C::class_weights);
   f(FieldInfo{"optim", "l1", "L1 penalty coefficient over the trainable parameters"}, &C::l1);
+  f(FieldInfo{"optim", "l2",
+              "L2 penalty coefficient: adds l2 * sum p^2 over the trainable parameters to the "
+              "loss (through Adam's moments, unlike --weight-decay with adamw)"},
+    &C::l2);
   f(FieldInfo{"optim", "clip_grad", "Clip the total gradient norm to this (0: off)"},
     &C::clip_grad);
   f(FieldInfo{"optim", "ema_decay",

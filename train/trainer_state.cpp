@@ -51,7 +51,7 @@ std::unique_ptr<data::DataLoader> Trainer::State::eval_loader(const data::Datase
                                             eval_transform_for(cfg), o);
 }
 
-// One optimizer step on a batch: forward and loss (+ L1) under the precision's autocast,
+// One optimizer step on a batch: forward and loss (+ L1, L2) under the precision's autocast,
 // scaled backward, clipping, step (skipped by the scaler on an fp16 overflow), schedule. The
 // logged loss is the criterion's alone, comparable with the validation loss.
 //
@@ -88,7 +88,9 @@ StepOutcome Trainer::State::train_step(const data::Batch& b) {
       BatchShardGuard shard(batch_first + lo, hi - lo, batch_rows);
       logits = model->forward(x);
       loss = y_other.defined() ? criterion->mixed(logits, y, y_other, lam) : (*criterion)(logits, y);
-      total = cfg.l1 > 0 ? loss + nn::l1_penalty(trainable) * cfg.l1 : loss;
+      total = loss;
+      if (cfg.l1 > 0) total = total + nn::l1_penalty(trainable) * cfg.l1;
+      if (cfg.l2 > 0) total = total + nn::l2_penalty(trainable) * cfg.l2;
     }
     scaler->scale(pieces == 1 ? total : total * weight).backward();
     NoGradGuard no_grad;
