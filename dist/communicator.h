@@ -1,7 +1,7 @@
 // Collective communication between the processes of a data-parallel run, as a
 // torch.distributed process group: MPI between processes (CPU tensors, and CUDA tensors
-// staged through the host), a single-process group when there is nothing to talk to.
-// NCCL between GPUs is to come behind the same interface.
+// staged through the host where whet has no NCCL), NCCL between the ranks' GPUs
+// (device_group), a single-process group when there is nothing to talk to.
 //
 //   auto comm = dist::world();          // MPI when started by mpirun with more than one rank
 //   dist::broadcast_module(model, *comm);
@@ -23,7 +23,7 @@ class Communicator {
   virtual ~Communicator() = default;
   virtual int rank() const = 0;
   virtual int world_size() const = 0;
-  virtual std::string backend() const = 0;  // "mpi" or "single"
+  virtual std::string backend() const = 0;  // "mpi", "single" or "nccl+mpi"
 
   // In place, on every rank at once, with the same shape and dtype everywhere (float32,
   // float64, int64). Every rank must make the same calls in the same order.
@@ -52,6 +52,12 @@ std::string rank_label();
 // one. Throws, naming the reason, when mpirun started this process but whet was built
 // without MPI.
 std::shared_ptr<Communicator> world();
+
+// The group for a run on `device`: where device is CUDA, whet was built with NCCL and `host`
+// has several ranks, a group whose collectives on CUDA tensors run through NCCL on the
+// device's stream (host tensors and barriers still go through `host`); otherwise `host`
+// itself. Collective over `host`: every rank calls it, each with its own GPU.
+std::shared_ptr<Communicator> device_group(std::shared_ptr<Communicator> host, Device device);
 
 // A group of one: collectives are identities. For single-process runs and tests.
 std::shared_ptr<Communicator> single_process();

@@ -25,4 +25,10 @@ void check_collective_arg(const Tensor& t, const char* op);
 // small value. Collective: every rank must call it. Defined only in builds with MPI.
 std::shared_ptr<Communicator> make_mpi_communicator(int64_t max_chunk_elements = kMaxChunkElements);
 
+// An NCCL group over `host`'s ranks, for CUDA tensors on `device` (this rank's GPU); host
+// tensors and barriers go to `host`. Collective over `host`. Defined only in builds with NCCL
+// (dist/nccl_communicator.cpp); the GPU tests make one over a group of one.
+std::shared_ptr<Communicator> make_nccl_communicator(std::shared_ptr<Communicator> host,
+                                                     Device device);
+
 }  // namespace whet::dist::detail

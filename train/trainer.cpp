@@ -105,6 +105,8 @@ Trainer::Trainer(TrainConfig config, std::ostream* out, bool tty) : s_(std::make
     // "cuda", so a resumed run maps its ranks afresh).
     s.device = Device::cuda(dist::local_rank() % cuda_device_count());
   }
+  // GPU ranks reduce their gradients with NCCL where whet has it.
+  s.comm = dist::device_group(s.comm, s.device);
   s.precision = precision_policy(c.precision);
   set_allow_tf32(s.precision.tf32);  // process-wide: each run sets it for itself
 
