@@ -132,6 +132,23 @@ ImageFolder::ImageFolder(const std::string& root, ImageFolderOptions options)
     }
   }
 
+  scan(candidates, /*unlisted_ok=*/false, [&](size_t c) { return "class folder " + (fs::path(root_) / class_names_[c]).string(); });
+}
+
+ImageFolder::ImageFolder(const std::string& source, std::vector<std::string> class_names,
+                         std::vector<LabelledFile> files, ImageFolderOptions options)
+    : root_(source), listed_(true), options_(std::move(options)), class_names_(std::move(class_names)) {
+  WHET_CHECK(options_.channels == 1 || options_.channels == 3, "ImageFolder: channels must be ",
+             "1 or 3, got ", options_.channels);
+  WHET_CHECK(!class_names_.empty(), "ImageFolder: ", source, ": no classes");
+  for (const LabelledFile& f : files)
+    WHET_CHECK(f.label >= 0 && f.label < int64_t(class_names_.size()), "ImageFolder: ", source, ": ",
+               f.path, " has label ", f.label, " outside the ", class_names_.size(), " classes");
+  scan(files, /*unlisted_ok=*/true, [&](size_t c) { return source + "'s class " + class_names_[c]; });
+}
+
+void ImageFolder::scan(const std::vector<Item>& candidates, bool unlisted_ok,
+                       const std::function<std::string(size_t)>& where) {
   std::vector<std::string> problems(candidates.size());
   auto check = [&](size_t i) {
     const std::string& p = candidates[i].path;
@@ -160,7 +177,8 @@ ImageFolder::ImageFolder(const std::string& root, ImageFolderOptions options)
     for (size_t i = 0; i < candidates.size(); ++i) check(i);
   }
 
-  std::vector<int64_t> per_class(class_names_.size(), 0);
+  std::vector<int64_t> per_class(class_names_.size(), 0), listed(class_names_.size(), 0);
+  for (const Item& c : candidates) ++listed[size_t(c.label)];
   for (size_t i = 0; i < candidates.size(); ++i) {
     if (problems[i].empty()) {
       items_.push_back(candidates[i]);
@@ -171,8 +189,8 @@ ImageFolder::ImageFolder(const std::string& root, ImageFolderOptions options)
     record_skip(candidates[i].path, problems[i]);
   }
   for (size_t c = 0; c < class_names_.size(); ++c) {
-    WHET_CHECK(per_class[c] > 0, "ImageFolder: class folder ",
-               (fs::path(root_) / class_names_[c]).string(), " has no readable JPEG or PNG image",
+    WHET_CHECK(per_class[c] > 0 || (unlisted_ok && listed[c] == 0), "ImageFolder: ", where(c),
+               " has no readable JPEG or PNG image",
                skipped_.empty() ? "" : "\n" + skip_report());
   }
 }
@@ -226,7 +244,8 @@ std::string ImageFolder::skip_report() const {
 }
 
 std::string ImageFolder::describe() const {
-  return detail::cat("image folder ", root_, " (", size(), " images, ", class_names_.size(),
+  return detail::cat(listed_ ? "images listed in " : "image folder ", root_, " (", size(),
+                     " images, ", class_names_.size(),
                      " classes", skipped().empty() ? "" : ", some skipped", ")");
 }
 

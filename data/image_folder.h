@@ -17,6 +17,7 @@
 // Errors: a root that is missing or has no class folders, and a class folder with no usable
 // image, are errors naming the folder.
 #pragma once
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -43,7 +44,16 @@ struct SkippedImage {
 
 class ImageFolder : public Dataset {
  public:
+  struct LabelledFile {
+    std::string path;
+    int64_t label;
+  };
+
   explicit ImageFolder(const std::string& root, ImageFolderOptions options = {});
+  // Images listed explicitly (a CSV's rows, data/image_csv.h), with the same scan, skipping
+  // and reports; `source` names the list in messages. options.class_names is ignored.
+  ImageFolder(const std::string& source, std::vector<std::string> class_names,
+              std::vector<LabelledFile> files, ImageFolderOptions options = {});
 
   int64_t size() const override { return int64_t(items_.size()); }
   Sample get(int64_t i) const override;
@@ -59,13 +69,16 @@ class ImageFolder : public Dataset {
   std::string skip_report() const;
 
  private:
-  struct Item {
-    std::string path;
-    int64_t label;
-  };
+  using Item = LabelledFile;
+  // Checks every candidate (signature or full decode), keeps the readable ones, and fails
+  // when a class is left without images (with `unlisted_ok`, only a class that had
+  // candidates: a validation list may lack a class); `where(c)` names class c's source.
+  void scan(const std::vector<Item>& candidates, bool unlisted_ok,
+            const std::function<std::string(size_t)>& where);
   void record_skip(const std::string& path, const std::string& reason) const;
 
   std::string root_;
+  bool listed_ = false;  // made from a list of files, not by walking a folder
   ImageFolderOptions options_;
   std::vector<std::string> class_names_;
   std::vector<Item> items_;

@@ -4,6 +4,7 @@
 
 #include "core/error.h"
 #include "data/idx.h"
+#include "data/image_csv.h"
 #include "data/image_folder.h"
 
 namespace whet::data {
@@ -12,7 +13,7 @@ namespace {
 
 // "kind:rest" -> {kind, rest}; a spec without a known prefix is a folder path.
 std::pair<std::string, std::string> parse_spec(const std::string& spec) {
-  for (const char* kind : {"fashion-mnist", "idx", "folder", "tensors"}) {
+  for (const char* kind : {"fashion-mnist", "idx", "folder", "tensors", "csv"}) {
     std::string k = kind;
     if (spec == k) return {k, ""};
     if (spec.compare(0, k.size() + 1, k + ":") == 0) return {k, spec.substr(k.size() + 1)};
@@ -38,14 +39,18 @@ TrainVal open_source(const std::string& spec, const DataOptions& o) {
     TensorFile f = o.load_tensors(rest);
     return {tensor_dataset_from(f.tensors, f.metadata, rest), nullptr};
   }
-  WHET_CHECK(!rest.empty(), "--data ", spec, ": expected folder:DIR");
   ImageFolderOptions fo;
   fo.channels = o.channels;
   fo.strict = o.strict;
   fo.verify = o.verify;
+  if (kind == "csv") {
+    WHET_CHECK(!rest.empty(), "--data ", spec, ": expected csv:TRAIN.csv[,VAL.csv]");
+    return image_csv_splits(rest, fo);
+  }
+  WHET_CHECK(!rest.empty(), "--data ", spec, ": expected folder:DIR");
   if (has_split_folders(rest)) return image_folder_splits(rest, fo);
   WHET_CHECK(std::filesystem::is_directory(rest), "--data ", spec, ": ", rest,
-             " is not a folder (nor one of fashion-mnist, idx:, tensors:)");
+             " is not a folder (nor one of fashion-mnist, idx:, tensors:, csv:)");
   return {std::make_shared<ImageFolder>(rest, fo), nullptr};
 }
 

@@ -5,6 +5,7 @@
 //   idx:IMAGES,LABELS        any MNIST-style IDX pair (gzipped or not)
 //   folder:DIR  or  DIR      an image folder; DIR/train + DIR/val are used when present
 //   tensors:FILE             images (N, H, W, C) + labels (N) in a safetensors file
+//   csv:TRAIN.csv[,VAL.csv]  images listed with their class names (data/image_csv.h)
 //
 // Validation: with val_fraction > 0 the training set is split (stratified, seeded); without,
 // the source's own validation set is used (fashion-mnist's test set, DIR/val), or none.

@@ -162,7 +162,7 @@ void TrainConfig::for_each_field(F&& f) {
 
   f(FieldInfo{"data", "data",
               "Data: fashion-mnist[:DIR], idx:IMAGES,LABELS, folder:DIR or DIR, "
-              "tensors:FILE"},
+              "tensors:FILE, csv:TRAIN.csv[,VAL.csv] (rows path,class)"},
     &C::data);
   f(FieldInfo{"data", "val_fraction",
               "Split this fraction of the training set off for "
