@@ -39,6 +39,7 @@
 
 #include "models/classifier.h"
 #include "train/config.h"
+#include "train/lr_find.h"
 
 namespace whet::train {
 
@@ -64,6 +65,9 @@ class Trainer {
 
   // Trains to the end (or to stop_at_step / a stop request) and writes the run's files.
   TrainResult run();
+  // The learning-rate range test (train/lr_find.h) on this trainer's model and data, instead
+  // of run(): writes no files and leaves the model trained by the test.
+  LrFindResult find_lr(const LrFindOptions& o = {});
 
   // Asks run() to checkpoint after the current step and return (completed = false). Safe to
   // call from another thread or a signal handler.

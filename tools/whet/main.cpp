@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   whet::cli::add_predict_command(app);
   whet::cli::add_report_command(app);
   whet::cli::add_train_command(app);
+  whet::cli::add_lr_find_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
