@@ -228,6 +228,10 @@ void resolve(TrainConfig& c) {
   check_range("per_class", c.per_class, c.per_class >= 0, ">= 0");
   check_range("image_size", c.image_size, c.image_size >= 0, ">= 0 (0: the model's default)");
   check_choice("augment", c.augment, {"imagenet", "flip", "none"});
+  check_range("color_jitter", c.color_jitter, c.color_jitter >= 0 && std::isfinite(c.color_jitter),
+              ">= 0 (0: off)");
+  check_range("random_erase", c.random_erase, c.random_erase >= 0 && c.random_erase <= 1,
+              "in [0, 1]");
   check_range("mixup", c.mixup, c.mixup >= 0 && std::isfinite(c.mixup), ">= 0 (0: off)");
   check_range("cutmix", c.cutmix, c.cutmix >= 0 && std::isfinite(c.cutmix), ">= 0 (0: off)");
   check_range("batch_size", c.batch_size, c.batch_size > 0, "positive");

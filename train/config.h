@@ -39,6 +39,8 @@ struct TrainConfig {
   int64_t per_class = 0;             // > 0: at most this many training images per class
   int64_t image_size = 0;            // 0: the model's default input size
   std::string augment = "imagenet";  // imagenet | flip | none
+  double color_jitter = 0;           // > 0: brightness, contrast, saturation strength
+  double random_erase = 0;           // > 0: probability of erasing a rectangle
   double mixup = 0;                  // > 0: mixup's Beta alpha (data/mix.h)
   double cutmix = 0;                 // > 0: cutmix's Beta alpha
   int64_t batch_size = 32;
@@ -177,6 +179,14 @@ void TrainConfig::for_each_field(F&& f) {
               "Training augmentation: imagenet (random resized crop, flip), "
               "flip, none"},
     &C::augment);
+  f(FieldInfo{"data", "color_jitter",
+              "Jitter brightness, contrast and saturation by factors in [1 - S, 1 + S], random "
+              "order (torchvision's ColorJitter; timm's --color-jitter 0.4; 0: off)"},
+    &C::color_jitter);
+  f(FieldInfo{"data", "random_erase",
+              "Erase a random rectangle (2-33% of the image) to the mean with this probability "
+              "(torchvision's RandomErasing; timm's --reprob; 0: off)"},
+    &C::random_erase);
   f(FieldInfo{"data", "mixup",
               "Mixup: blend each image with its partner in the batch by lam ~ Beta(A, A), "
               "targets alike (timm's --mixup; e.g. 0.2; 0: off)"},

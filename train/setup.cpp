@@ -8,6 +8,7 @@
 #include "io/pth.h"
 #include "io/safetensors.h"
 #include "io/weights.h"
+#include "data/photometric.h"
 #include "nn/freeze.h"
 #include "nn/layers.h"
 #include "train/checkpoint.h"
@@ -163,10 +164,30 @@ data::TrainVal open_run_data(const TrainConfig& c) {
   return d;
 }
 
+namespace {
+
+// --color-jitter before the normalisation (on [0, 1] values), --random-erase after it (0 is
+// then the dataset mean); without them the preset is returned as it is.
+data::TransformPtr with_extras(std::shared_ptr<data::Compose> preset, const TrainConfig& c) {
+  if (c.color_jitter == 0 && c.random_erase == 0) return preset;
+  std::vector<data::TransformPtr> steps;
+  for (const data::TransformPtr& t : preset->steps()) {
+    const bool normalize = dynamic_cast<const data::Normalize*>(t.get()) != nullptr;
+    if (normalize && c.color_jitter > 0)
+      steps.push_back(std::make_shared<data::ColorJitter>(c.color_jitter, c.color_jitter, c.color_jitter));
+    steps.push_back(t);
+    if (normalize && c.random_erase > 0)
+      steps.push_back(std::make_shared<data::RandomErasing>(c.random_erase));
+  }
+  return std::make_shared<data::Compose>(std::move(steps));
+}
+
+}  // namespace
+
 data::TransformPtr train_transform_for(const TrainConfig& c) {
   const int64_t size = model_image_size(c);
   const int channels = int(model_channels(c));
-  if (c.augment == "imagenet") return data::train_transform(size, channels);
+  if (c.augment == "imagenet") return with_extras(data::train_transform(size, channels), c);
   std::vector<data::TransformPtr> steps = {std::make_shared<data::Resize>(size),
                                            std::make_shared<data::CenterCrop>(size)};
   if (c.augment == "flip") steps.push_back(std::make_shared<data::RandomHorizontalFlip>());
@@ -174,7 +195,7 @@ data::TransformPtr train_transform_for(const TrainConfig& c) {
   steps.push_back(std::make_shared<data::ToChannels>(channels));
   steps.push_back(std::make_shared<data::Normalize>(
       channels == 3 ? data::Normalize::imagenet() : data::Normalize::imagenet_gray()));
-  return std::make_shared<data::Compose>(std::move(steps));
+  return with_extras(std::make_shared<data::Compose>(std::move(steps)), c);
 }
 
 data::TransformPtr eval_transform_for(const TrainConfig& c) {
@@ -183,6 +204,7 @@ data::TransformPtr eval_transform_for(const TrainConfig& c) {
   if (c.augment == "imagenet") return data::eval_transform(size, channels);
   TrainConfig plain = c;
   plain.augment = "none";
+  plain.color_jitter = plain.random_erase = 0;
   return train_transform_for(plain);
 }
 
