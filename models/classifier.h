@@ -19,7 +19,12 @@ struct ModelOptions {
   int64_t num_classes = 1000;
   int64_t in_channels = 0;  // 0: the model's own (3; small_cnn 1)
   double width_mult = 1.0;  // MobileNets only; others refuse any other value
-  double dropout = 0.2;     // MobileNets' classifier dropout
+  // Dropout before the head's last Linear; negative: the model's own (MobileNets' 0.2,
+  // none for ResNets; timm's drop_rate). small_cnn has none and refuses a positive value.
+  double dropout = -1;
+  // Stochastic depth over the residual blocks, 0 to this rate from the first block to the
+  // last (models/residual.h; timm's drop_path_rate).
+  double drop_path = 0;
   // false skips torchvision's initialisation (kaiming-normal convs, ...), leaving PyTorch's
   // layer defaults: for a model whose weights a checkpoint is about to overwrite, or that is
   // only inspected, it saves the normal draws that dominate construction time.

@@ -8,7 +8,7 @@
 namespace whet::models {
 
 InvertedResidualV2::InvertedResidualV2(int64_t in, int64_t out, int stride, int expand_ratio)
-    : Module("InvertedResidual"), use_res_connect(stride == 1 && in == out) {
+    : ResidualBlock("InvertedResidual"), use_res_connect(stride == 1 && in == out) {
   WHET_CHECK(stride == 1 || stride == 2, "InvertedResidual: stride must be 1 or 2, got ", stride);
   const int64_t hidden = int64_t(std::lround(double(in) * expand_ratio));
   auto conv = std::make_shared<nn::Sequential>();
@@ -24,7 +24,7 @@ InvertedResidualV2::InvertedResidualV2(int64_t in, int64_t out, int stride, int 
 
 Tensor InvertedResidualV2::forward(const Tensor& x) {
   Tensor y = call_child(*this, "conv", x);
-  return use_res_connect ? x + y : y;
+  return use_res_connect ? x + drop_branch(y) : y;
 }
 
 MobileNetV2::MobileNetV2(const ModelOptions& o) : Classifier("MobileNetV2") {
@@ -51,7 +51,7 @@ MobileNetV2::MobileNetV2(const ModelOptions& o) : Classifier("MobileNetV2") {
       ConvNormActSpec{input_channel, last_channel, 1, 1, 1, 1, Act::relu6}));
   register_module("features", features);
   auto classifier = std::make_shared<nn::Sequential>();
-  classifier->push_back(std::make_shared<nn::Dropout>(o.dropout));
+  classifier->push_back(std::make_shared<nn::Dropout>(o.dropout < 0 ? 0.2 : o.dropout));
   classifier->push_back(std::make_shared<nn::Linear>(last_channel, o.num_classes));
   register_module("classifier", classifier);
   if (o.init_weights) init_torchvision_(*this, /*linear_std=*/0.01);

@@ -6,10 +6,11 @@
 // InvertedResidual: y = x + block(x) when stride 1 and channels match, else block(x).
 #pragma once
 #include "models/classifier.h"
+#include "models/residual.h"
 
 namespace whet::models {
 
-class InvertedResidualV2 : public nn::Module {
+class InvertedResidualV2 : public ResidualBlock {
  public:
   InvertedResidualV2(int64_t in, int64_t out, int stride, int expand_ratio);
   Tensor forward(const Tensor& x) override;

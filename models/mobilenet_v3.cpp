@@ -37,7 +37,7 @@ ConvNormActSpec cna(int64_t in, int64_t out, int kernel, int stride, int groups,
 }  // namespace
 
 InvertedResidualV3::InvertedResidualV3(const InvertedResidualConfig& c)
-    : Module("InvertedResidual"),
+    : ResidualBlock("InvertedResidual"),
       use_res_connect(c.stride == 1 && c.input_channels == c.out_channels) {
   WHET_CHECK(c.stride == 1 || c.stride == 2, "InvertedResidual: illegal stride ", c.stride);
   const Act act = c.use_hs ? Act::hardswish : Act::relu;
@@ -59,7 +59,7 @@ InvertedResidualV3::InvertedResidualV3(const InvertedResidualConfig& c)
 
 Tensor InvertedResidualV3::forward(const Tensor& x) {
   Tensor y = call_child(*this, "block", x);
-  return use_res_connect ? y + x : y;
+  return use_res_connect ? drop_branch(y) + x : y;
 }
 
 MobileNetV3::MobileNetV3(MobileNetV3Arch arch, const ModelOptions& o) : Classifier("MobileNetV3") {
@@ -86,7 +86,7 @@ MobileNetV3::MobileNetV3(MobileNetV3Arch arch, const ModelOptions& o) : Classifi
   auto classifier = std::make_shared<nn::Sequential>();
   classifier->push_back(std::make_shared<nn::Linear>(lastconv_out, last_channel));
   classifier->push_back(std::make_shared<nn::Hardswish>());
-  classifier->push_back(std::make_shared<nn::Dropout>(o.dropout));
+  classifier->push_back(std::make_shared<nn::Dropout>(o.dropout < 0 ? 0.2 : o.dropout));
   classifier->push_back(std::make_shared<nn::Linear>(last_channel, o.num_classes));
   register_module("classifier", classifier);
   if (o.init_weights) init_torchvision_(*this, /*linear_std=*/0.01);

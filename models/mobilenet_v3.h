@@ -8,6 +8,7 @@
 // InvertedResidual: y = x + block(x) when stride 1 and channels match, else block(x).
 #pragma once
 #include "models/classifier.h"
+#include "models/residual.h"
 
 namespace whet::models {
 
@@ -20,7 +21,7 @@ struct InvertedResidualConfig {
   int stride, dilation;
 };
 
-class InvertedResidualV3 : public nn::Module {
+class InvertedResidualV3 : public ResidualBlock {
  public:
   // `c` with widths already multiplied and rounded.
   explicit InvertedResidualV3(const InvertedResidualConfig& c);

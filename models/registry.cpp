@@ -2,6 +2,7 @@
 
 #include "models/mobilenet_v2.h"
 #include "models/mobilenet_v3.h"
+#include "models/residual.h"
 #include "models/resnet.h"
 #include "models/small_cnn.h"
 
@@ -68,7 +69,10 @@ ClassifierPtr create_model(const std::string& name, const ModelOptions& o) {
   }
   WHET_CHECK(o.num_classes > 0, name, ": num_classes must be positive, got ", o.num_classes);
   WHET_CHECK(o.in_channels >= 0, name, ": in_channels must be positive, got ", o.in_channels);
-  return info->create(o);
+  ClassifierPtr m = info->create(o);
+  if (o.drop_path > 0)
+    WHET_CHECK(set_drop_path(*m, o.drop_path) > 0, name, " has no residual blocks for a drop path rate");
+  return m;
 }
 
 }  // namespace whet::models

@@ -1,5 +1,7 @@
 #include "models/resnet.h"
 
+#include <algorithm>
+
 namespace whet::models {
 
 namespace {
@@ -11,7 +13,8 @@ std::shared_ptr<nn::Conv2d> conv(int64_t in, int64_t out, int kernel, int stride
 }
 std::shared_ptr<nn::BatchNorm2d> bn(int64_t c) { return std::make_shared<nn::BatchNorm2d>(c); }
 
-// relu(branch + shortcut(x)), through the block's own `relu` child as torchvision's.
+// relu(branch + shortcut(x)), through the block's own `relu` child as torchvision's; the
+// caller has applied stochastic depth to the branch.
 Tensor residual(const nn::Module& block, const Tensor& x, const Tensor& branch) {
   Tensor shortcut =
       block.named_children().back().first == "downsample" ? call_child(block, "downsample", x) : x;
@@ -20,7 +23,7 @@ Tensor residual(const nn::Module& block, const Tensor& x, const Tensor& branch) 
 }  // namespace
 
 BasicBlock::BasicBlock(int64_t in_planes, int64_t planes, int stride, nn::ModulePtr downsample)
-    : Module("BasicBlock") {
+    : ResidualBlock("BasicBlock") {
   register_module("conv1", conv(in_planes, planes, 3, stride));
   register_module("bn1", bn(planes));
   register_module("relu", std::make_shared<nn::ReLU>());
@@ -32,11 +35,11 @@ BasicBlock::BasicBlock(int64_t in_planes, int64_t planes, int stride, nn::Module
 Tensor BasicBlock::forward(const Tensor& x) {
   Tensor h = call_child(*this, "relu", call_child(*this, "bn1", call_child(*this, "conv1", x)));
   h = call_child(*this, "bn2", call_child(*this, "conv2", h));
-  return residual(*this, x, h);
+  return residual(*this, x, drop_branch(h));
 }
 
 Bottleneck::Bottleneck(int64_t in_planes, int64_t planes, int stride, nn::ModulePtr downsample)
-    : Module("Bottleneck") {
+    : ResidualBlock("Bottleneck") {
   register_module("conv1", conv(in_planes, planes, 1, 1));
   register_module("bn1", bn(planes));
   register_module("conv2", conv(planes, planes, 3, stride));
@@ -51,12 +54,14 @@ Tensor Bottleneck::forward(const Tensor& x) {
   Tensor h = call_child(*this, "relu", call_child(*this, "bn1", call_child(*this, "conv1", x)));
   h = call_child(*this, "relu", call_child(*this, "bn2", call_child(*this, "conv2", h)));
   h = call_child(*this, "bn3", call_child(*this, "conv3", h));
-  return residual(*this, x, h);
+  return residual(*this, x, drop_branch(h));
 }
 
 ResNet::ResNet(ResNetBlock block, std::array<int, 4> layers, const ModelOptions& o)
     : Classifier("ResNet") {
   WHET_CHECK(o.width_mult == 1.0, "ResNet: width_mult applies to MobileNets only");
+  WHET_CHECK(o.dropout < 1, "ResNet: dropout must be below 1, got ", o.dropout);
+  dropout_ = std::max(0.0, o.dropout);
   const int64_t expansion =
       block == ResNetBlock::basic ? BasicBlock::kExpansion : Bottleneck::kExpansion;
   register_module("conv1", conv(o.channels_or(3), 64, 7, 2));
@@ -95,7 +100,7 @@ Tensor ResNet::forward(const Tensor& x) {
   Tensor h = x;
   for (const auto& [name, child] : named_children()) {
     h = child->forward(h);
-    if (name == "avgpool") h = h.flatten(1);  // torch.flatten(x, 1) before fc
+    if (name == "avgpool") h = dropout(h.flatten(1), dropout_, is_training());  // timm's drop_rate
   }
   return h;
 }

@@ -9,17 +9,18 @@
 #include <array>
 
 #include "models/classifier.h"
+#include "models/residual.h"
 
 namespace whet::models {
 
-class BasicBlock : public nn::Module {
+class BasicBlock : public ResidualBlock {
  public:
   static constexpr int64_t kExpansion = 1;
   BasicBlock(int64_t in_planes, int64_t planes, int stride, nn::ModulePtr downsample);
   Tensor forward(const Tensor& x) override;
 };
 
-class Bottleneck : public nn::Module {
+class Bottleneck : public ResidualBlock {
  public:
   static constexpr int64_t kExpansion = 4;
   Bottleneck(int64_t in_planes, int64_t planes, int stride, nn::ModulePtr downsample);
@@ -35,6 +36,9 @@ class ResNet : public Classifier {
   Tensor forward(const Tensor& x) override;
   std::string head_prefix() const override { return "fc."; }
   std::string stem_prefix() const override { return "conv1."; }
+
+ private:
+  double dropout_ = 0;  // before fc, in training (ModelOptions::dropout; torchvision has none)
 };
 
 std::shared_ptr<ResNet> resnet18(const ModelOptions& o = {});

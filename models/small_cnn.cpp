@@ -6,6 +6,7 @@ namespace whet::models {
 
 SmallCNN::SmallCNN(const ModelOptions& o) : Classifier("SmallCNN") {
   WHET_CHECK(o.width_mult == 1.0, "SmallCNN: width_mult applies to MobileNets only");
+  WHET_CHECK(o.dropout <= 0, "small_cnn has no classifier dropout (got a drop rate of ", o.dropout, ")");
   Pool2dOptions pool;
   pool.kernel_size = 2;
   auto features = std::make_shared<nn::Sequential>();

@@ -222,6 +222,8 @@ void resolve(TrainConfig& c) {
   check_range("num_classes", c.num_classes, c.num_classes >= 0, ">= 0 (0: from the data)");
   check_range("in_channels", c.in_channels, c.in_channels >= 0, ">= 0");
   check_range("freeze_stages", c.freeze_stages, c.freeze_stages >= 0, ">= 0");
+  check_range("drop_rate", c.drop_rate, c.drop_rate < 1, "below 1 (negative: the model's own)");
+  check_range("drop_path", c.drop_path, c.drop_path >= 0 && c.drop_path < 1, "in [0, 1)");
   check_range("val_fraction", c.val_fraction, c.val_fraction >= 0 && c.val_fraction < 1,
               "in [0, 1)");
   for (int64_t k : c.classes) check_range("classes", k, k >= 0, ">= 0");

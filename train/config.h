@@ -30,6 +30,8 @@ struct TrainConfig {
   std::vector<std::string> freeze_type;  // module types: Conv2d, BatchNorm2d, Linear, ...
   std::vector<std::string> unfreeze;     // globs, applied after freeze and freeze_type
   bool freeze_bn = false;                // BatchNorm statistics and affine fixed
+  double drop_rate = -1;                 // dropout before the head; < 0: the model's own
+  double drop_path = 0;                  // stochastic depth rate of the last residual block
   int64_t freeze_stages = 0;             // the first N stages (stem first), BatchNorm included
 
   // [data]
@@ -161,6 +163,14 @@ void TrainConfig::for_each_field(F&& f) {
               "Freeze the first N stages of the backbone, stem first (resnet: stem, layer1..4), "
               "their BatchNorm statistics included; `whet inspect` lists the stages"},
     &C::freeze_stages);
+  f(FieldInfo{"model", "drop_rate",
+              "Dropout before the head's last Linear (negative: the model's own, MobileNets 0.2, "
+              "ResNets none; timm's --drop)"},
+    &C::drop_rate);
+  f(FieldInfo{"model", "drop_path",
+              "Stochastic depth: drop each residual branch per sample, at rates rising linearly "
+              "to this one at the last block (timm's --drop-path; e.g. 0.1; 0: off)"},
+    &C::drop_path);
 
   f(FieldInfo{"data", "data",
               "Data: fashion-mnist[:DIR], idx:IMAGES,LABELS, folder:DIR or DIR, "

@@ -262,6 +262,8 @@ models::ClassifierPtr build_model(const TrainConfig& c, int64_t num_classes, boo
   models::ModelOptions o;
   o.num_classes = num_classes;
   o.in_channels = adapt_after ? 0 : c.in_channels;
+  o.dropout = c.drop_rate;
+  o.drop_path = c.drop_path;
   models::ClassifierPtr m = models::create_model(c.model, o);
 
   if (pretrained) {
