@@ -91,7 +91,10 @@ Tensor Tensor::reshape(const Shape& s) const {
       infer = int64_t(i);
     } else {
       WHET_CHECK(out[i] >= 0, "reshape: negative extent in ", shape_str(s));
-      known *= out[i];
+      // Checked as checked_numel does: a running product past int64 is undefined behaviour,
+      // even where a later zero extent would bring the total back to 0.
+      WHET_CHECK(!__builtin_mul_overflow(known, out[i], &known), "reshape: shape ", shape_str(s),
+                 " has more elements than fit in int64");
     }
   }
   if (infer >= 0) {

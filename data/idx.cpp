@@ -30,11 +30,14 @@ struct GzFile {
     while (done < n) {
       unsigned chunk = unsigned(std::min<size_t>(n - done, size_t(1) << 30));
       int got = gzread(f, static_cast<char*>(dst) + done, chunk);
-      if (got < 0) {
-        int code = 0;
-        const char* msg = gzerror(f, &code);
-        WHET_FAIL("read_idx: ", path, ": ", msg ? msg : "read error");
-      }
+      int code = Z_OK;
+      const char* msg = gzerror(f, &code);
+      if (got < 0) WHET_FAIL("read_idx: ", path, ": ", msg ? msg : "read error");
+      // gzread hands out what it inflated and reports a gzip stream cut short (its CRC and
+      // length trailer included) only as Z_BUF_ERROR: without this a file cut inside its
+      // trailer would load unchecked.
+      if (code == Z_BUF_ERROR)
+        WHET_FAIL("read_idx: ", path, ": the gzip stream is truncated (", msg, ")");
       if (got == 0) break;
       done += size_t(got);
     }
@@ -102,8 +105,17 @@ Tensor read_idx(const std::string& path) {
     count *= e;
   }
   size_t file_bytes = size_t(count) * size_t(type->file_size);
-  std::vector<uint8_t> raw(file_bytes);
-  size_t got = in.read(raw.data(), file_bytes);
+  // The extents are only a claim (a damaged one can ask for terabytes): the buffer grows with
+  // the bytes that actually arrive, to at most twice their number.
+  std::vector<uint8_t> raw;
+  size_t got = 0;
+  while (got < file_bytes) {
+    size_t want = std::min(file_bytes - got, std::max(got, size_t(1) << 20));
+    raw.resize(got + want);
+    size_t n = in.read(raw.data() + got, want);
+    got += n;
+    if (n < want) break;
+  }
   WHET_CHECK(got == file_bytes, "read_idx: ", path, ": truncated: shape ", shape_str(shape),
              " needs ", file_bytes, " bytes of data, the file has ", got);
   uint8_t extra;

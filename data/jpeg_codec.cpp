@@ -70,10 +70,12 @@ bool decode_raw(const uint8_t* bytes, size_t n, Decoded* out, JpegErrorManager* 
   } else {
     cinfo.out_color_space = JCS_RGB;
   }
-  jpeg_start_decompress(&cinfo);
+  // The size check comes before jpeg_start_decompress, which sizes libjpeg's own buffers from
+  // the header: for a progressive file, the coefficients of the whole image (2 bytes a sample).
+  jpeg_calc_output_dimensions(&cinfo);
   out->width = int(cinfo.output_width);
   out->height = int(cinfo.output_height);
-  out->channels = cinfo.output_components;
+  out->channels = cinfo.out_color_components;
   size_t row = size_t(out->width) * size_t(out->channels);
   if (double(row) * out->height > double(kMaxImageBytes)) {
     std::snprintf(err->message, sizeof err->message, "image too large (%dx%d)", out->width,
@@ -81,6 +83,7 @@ bool decode_raw(const uint8_t* bytes, size_t n, Decoded* out, JpegErrorManager* 
     jpeg_destroy_decompress(&cinfo);
     return false;
   }
+  jpeg_start_decompress(&cinfo);
   out->pixels.resize(row * size_t(out->height));
   while (cinfo.output_scanline < cinfo.output_height) {
     JSAMPROW p = out->pixels.data() + row * cinfo.output_scanline;

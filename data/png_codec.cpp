@@ -61,12 +61,24 @@ bool decode_raw(PngIo* io, Decoded* out) {
   }
   png_infop info = png_create_info_struct(png);
   if (!info || setjmp(png_jmpbuf(png))) {
-    png_destroy_read_struct(&png, info ? &info : nullptr, nullptr);
+    // Before destroying: png_destroy_read_struct nulls `info`, which would pass libpng's
+    // every error off as "out of memory".
     if (!info) std::snprintf(io->message, sizeof io->message, "out of memory");
+    png_destroy_read_struct(&png, info ? &info : nullptr, nullptr);
     return false;
   }
   png_set_read_fn(png, io, read_from_memory);
   png_read_info(png, info);
+  // The pixels are DEFLATE data, which expands at most about 1032:1. A header that claims more
+  // than the file could inflate to is damaged or forged: refused before allocating for it.
+  if (double(png_get_rowbytes(png, info)) * png_get_image_height(png, info) >
+      1032.0 * double(io->size)) {
+    char msg[160];
+    std::snprintf(msg, sizeof msg, "header claims %ux%u pixels, more than %zu bytes can hold",
+                  unsigned(png_get_image_width(png, info)),
+                  unsigned(png_get_image_height(png, info)), io->size);
+    png_error(png, msg);
+  }
   int color = png_get_color_type(png, info);
   int depth = png_get_bit_depth(png, info);
   if (color == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);

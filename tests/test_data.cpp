@@ -188,6 +188,9 @@ TEST_CASE("data: corrupt images are errors naming the file") {
   }
   CHECK(contains(error_of([&] { read_image(fixture("not_an_image.png"), 3); }),
                  "unsupported image format"));
+  // libpng's own words, not a generic failure.
+  CHECK(contains(error_of([&] { read_image(fixture("bad_crc.png"), 3); }), "CRC error"));
+  CHECK(contains(error_of([&] { read_image(fixture("truncated.png"), 3); }), "truncated"));
   TempDir dir;
   write_jpeg(dir / "full.jpg", smooth_rgb(64, 64), 90);
   std::vector<uint8_t> bytes = read_file_bytes(dir / "full.jpg");

@@ -15,6 +15,21 @@ const Tensor* find(const nn::NamedTensors& sd, const std::string& name) {
   return nullptr;
 }
 
+// The entry `name`, one element of an integer or a floating dtype. A damaged file can keep its
+// layout and change a dtype's name ("I64" -> "F64"); converting such a float to an integer
+// could even be undefined (a value past int64's range), so the dtype is checked too.
+const Tensor& scalar_entry(const Checkpoint& c, const std::string& name, bool floating) {
+  const std::string what = c.source.empty() ? "checkpoint" : "checkpoint " + c.source;
+  const Tensor* t = find(c.tensors, name);
+  WHET_CHECK(t, what, ": no entry '", name, "'");
+  WHET_CHECK(t->numel() == 1, what, ": entry '", name, "' has shape ", shape_str(t->shape()),
+             ", not one value");
+  WHET_CHECK(is_floating(t->dtype()) == floating && t->dtype() != DType::boolean, what, ": entry '",
+             name, "' is ", dtype_name(t->dtype()), ", not ",
+             floating ? "a floating" : "an integer", " value");
+  return *t;
+}
+
 int64_t bits_of(uint64_t v) {
   int64_t out;
   std::memcpy(&out, &v, sizeof out);
@@ -47,15 +62,11 @@ nn::NamedTensors Checkpoint::part(const std::string& prefix) const {
 }
 
 int64_t Checkpoint::get_int(const std::string& name) const {
-  const Tensor* t = find(tensors, name);
-  WHET_CHECK(t && t->numel() == 1, "checkpoint: no entry '", name, "'");
-  return t->to_vector<int64_t>()[0];
+  return scalar_entry(*this, name, false).to_vector<int64_t>()[0];
 }
 
 double Checkpoint::get_real(const std::string& name) const {
-  const Tensor* t = find(tensors, name);
-  WHET_CHECK(t && t->numel() == 1, "checkpoint: no entry '", name, "'");
-  return t->to_vector<double>()[0];
+  return scalar_entry(*this, name, true).to_vector<double>()[0];
 }
 
 void save_checkpoint(const std::string& path, const Checkpoint& c) {
@@ -77,7 +88,7 @@ Checkpoint load_checkpoint(const std::string& path) {
   WHET_CHECK(it != f.metadata.end() && it->second == kCheckpointFormat, path,
              " is not a whet training checkpoint (no format = ", kCheckpointFormat,
              " in its metadata)");
-  return {std::move(f.tensors), std::move(f.metadata)};
+  return {std::move(f.tensors), std::move(f.metadata), path};
 }
 
 std::string last_checkpoint_path(const std::string& run_dir) {
@@ -101,7 +112,7 @@ nn::NamedTensors checkpoint_weights(const std::string& path) {
   auto it = f.metadata.find("format");
   if (it == f.metadata.end() || it->second != kCheckpointFormat) return f.tensors;
   // A run with --ema-decay validated, kept as best and saved its average: that is its model.
-  Checkpoint ck{std::move(f.tensors), {}};
+  Checkpoint ck{std::move(f.tensors), {}, path};
   nn::NamedTensors averaged = ck.part("ema.");
   return averaged.empty() ? ck.part("model.") : averaged;
 }

@@ -30,13 +30,15 @@ constexpr const char* kCheckpointFormat = "whet-checkpoint";
 struct Checkpoint {
   nn::NamedTensors tensors;
   std::map<std::string, std::string> metadata;
+  std::string source;  // the file it was loaded from, for errors; empty when built in memory
 
   void add(const std::string& prefix, const nn::NamedTensors& part);
   void add_int(const std::string& name, int64_t v);  // 0-D int64
   void add_real(const std::string& name, double v);  // 0-D float64
   // The entries under `prefix`, with the prefix removed.
   nn::NamedTensors part(const std::string& prefix) const;
-  // A 0-D entry's value; throws naming the file's key when absent.
+  // A one-element entry's value; throws naming the file and the key when it is absent, holds
+  // more elements, or is not of an integer (get_int) or floating (get_real) dtype.
   int64_t get_int(const std::string& name) const;
   double get_real(const std::string& name) const;
 };
