@@ -165,9 +165,13 @@ void Trainer::State::restore(const Checkpoint& ck) {
   opt->load_state_dict(ck.part("optim."));
   schedule->load_state_dict(ck.part("sched."));
   scaler->load_state_dict(ck.part("scaler."));
-  load_generator_state(default_generator(), ck.part("rng.default."));
+  try {
+    load_generator_state(default_generator(), ck.part("rng.default."));
+  } catch (const Error& e) {
+    WHET_FAIL(ck.source, ": ", e.what());  // its message names no file
+  }
   start = {ck.get_int("loader.epoch"), ck.get_int("loader.batch")};
-  WHET_CHECK(start.batch < steps_per_epoch, "checkpoint: loader position (", start.epoch, ", ",
+  WHET_CHECK(start.batch < steps_per_epoch, "checkpoint ", ck.source, ": loader position (", start.epoch, ", ",
              start.batch, ") is past an epoch of ", steps_per_epoch, " steps");
   global_step = ck.get_int("train.global_step");
   epochs_done = ck.get_int("train.epochs_done");

@@ -27,6 +27,7 @@ foreach(dir core nn optim io data dist models train)
 endforeach()
 run_step("configure the consumer" ${CMAKE_COMMAND} -S ${SOURCE_DIR}/tests/install -B ${WORK_DIR}/build
          -G ${GENERATOR} -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH=${prefix}
+         "-DCMAKE_CXX_FLAGS=${CXX_FLAGS}" "-DCMAKE_EXE_LINKER_FLAGS=${LINKER_FLAGS}"
          -DWHET_EXAMPLE_SOURCE=${SOURCE_DIR}/examples/finetune.cpp)
 run_step("build the consumer" ${CMAKE_COMMAND} --build ${WORK_DIR}/build)
 file(MAKE_DIRECTORY ${WORK_DIR}/run)
