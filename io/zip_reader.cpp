@@ -175,7 +175,10 @@ ZipBytes ZipReader::read(const ZipEntry& e) const {
     if (inflateInit2(&zs, -MAX_WBITS) != Z_OK) fail("zlib inflateInit failed");
     uint64_t in_left = e.compressed_size, out_left = e.size;
     zs.next_in = const_cast<Bytef*>(src);
-    zs.next_out = out.data.get();
+    // zlib refuses a null output pointer even with no room asked for: an empty entry points
+    // at a byte it never writes.
+    Bytef no_output = 0;
+    zs.next_out = e.size > 0 ? out.data.get() : &no_output;
     int rc = Z_OK;
     // zlib counts in 32-bit units: feed and drain it in pieces.
     while (rc == Z_OK) {

@@ -276,3 +276,12 @@ TEST_CASE("pth: the unpickler survives random damage to a real data.pkl") {
     unpickle_error(bytes);  // must return (refused or not), not crash
   }
 }
+
+TEST_CASE("pth: a zero-length DEFLATE entry reads as empty (tools/golden/make_zip_fixtures.py)") {
+  auto file = io::MappedFile::open(fixture("empty_entry.zip"));
+  io::ZipReader zip(file, "empty_entry.zip");
+  REQUIRE(zip.find("archive/empty.bin"));
+  CHECK(zip.read(*zip.find("archive/empty.bin")).size == 0);
+  const io::ZipBytes stored = zip.read(*zip.find("archive/data.bin"));
+  CHECK(std::string(reinterpret_cast<const char*>(stored.data.get()), stored.size) == "abc");
+}
