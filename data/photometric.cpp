@@ -1,7 +1,6 @@
 #include "data/photometric.h"
 
 #include <algorithm>
-#include <array>
 #include <cmath>
 
 #include "core/error.h"
@@ -32,15 +31,14 @@ Tensor ColorJitter::apply(const Tensor& img, Generator& gen) const {
   check_float_image(img, "ColorJitter");
   auto factor = [&](double x) { return float(uniform(gen, std::max(0.0, 1 - x), 1 + x)); };
   const float b = factor(brightness_), c = factor(contrast_), s = factor(saturation_);
-  std::array<int, 3> order = {0, 1, 2};
-  std::vector<int> shuffled(order.begin(), order.end());
-  shuffle(shuffled, gen);
+  std::vector<int> order = {0, 1, 2};  // brightness, contrast, saturation
+  shuffle(order, gen);
 
   Tensor out = img.clone();
   float* p = out.data<float>();
   const int64_t channels = img.size(2), pixels = img.size(0) * img.size(1), n = pixels * channels;
   const bool rgb = channels == 3;
-  for (int step : shuffled) {
+  for (int step : order) {
     if (step == 0) {
       for (int64_t i = 0; i < n; ++i) p[i] = std::clamp(p[i] * b, 0.0f, 1.0f);
     } else if (step == 1) {
