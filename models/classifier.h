@@ -25,6 +25,10 @@ struct ModelOptions {
   // Stochastic depth over the residual blocks, 0 to this rate from the first block to the
   // last (models/residual.h; timm's drop_path_rate).
   double drop_path = 0;
+  // Every BatchNorm2d's eps and momentum, where positive; 0: the model's own (torchvision's
+  // MobileNetV3 1e-3 and 0.01, others 1e-5 and 0.1). timm's MobileNetV3 weights want 1e-5 and
+  // 0.1 (models/timm_names.h).
+  double bn_eps = 0, bn_momentum = 0;
   // false skips torchvision's initialisation (kaiming-normal convs, ...), leaving PyTorch's
   // layer defaults: for a model whose weights a checkpoint is about to overwrite, or that is
   // only inspected, it saves the normal draws that dominate construction time.

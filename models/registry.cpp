@@ -69,7 +69,15 @@ ClassifierPtr create_model(const std::string& name, const ModelOptions& o) {
   }
   WHET_CHECK(o.num_classes > 0, name, ": num_classes must be positive, got ", o.num_classes);
   WHET_CHECK(o.in_channels >= 0, name, ": in_channels must be positive, got ", o.in_channels);
+  WHET_CHECK(o.bn_eps >= 0 && o.bn_momentum >= 0 && o.bn_momentum <= 1, name,
+             ": BatchNorm eps must be positive and momentum in (0, 1], got eps ", o.bn_eps,
+             ", momentum ", o.bn_momentum);
   ClassifierPtr m = info->create(o);
+  for (auto& [path, module] : m->named_modules())
+    if (auto* bn = dynamic_cast<nn::BatchNorm2d*>(module)) {
+      if (o.bn_eps > 0) bn->eps = o.bn_eps;
+      if (o.bn_momentum > 0) bn->momentum = o.bn_momentum;
+    }
   if (o.drop_path > 0)
     WHET_CHECK(set_drop_path(*m, o.drop_path) > 0, name, " has no residual blocks for a drop path rate");
   return m;

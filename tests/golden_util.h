@@ -19,6 +19,7 @@ class Fixture {
   explicit Fixture(const std::string& file) {
     io::SafetensorsFile f = io::load_safetensors(std::string(WHET_SOURCE_DIR) + "/tests/golden/" + file);
     for (auto& [n, t] : f.tensors) tensors_[n] = t;
+    metadata_ = f.metadata;
   }
   Tensor operator[](const std::string& name) const {
     auto it = tensors_.find(name);
@@ -26,11 +27,17 @@ class Fixture {
     return it->second;
   }
   bool has(const std::string& name) const { return tensors_.count(name) > 0; }
+  std::string metadata(const std::string& key) const {
+    auto it = metadata_.find(key);
+    if (it == metadata_.end()) FAIL("fixture has no metadata '", key, "'");
+    return it->second;
+  }
   // A fresh, writable copy (fixture tensors may be read-only views of the file).
   Tensor copy(const std::string& name) const { return (*this)[name].clone(); }
 
  private:
   std::map<std::string, Tensor> tensors_;
+  std::map<std::string, std::string> metadata_;
 };
 
 // CHECKs a against expected at the given tolerances, naming what is compared.

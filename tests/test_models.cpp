@@ -202,6 +202,22 @@ TEST_CASE("models: registry lists every model and rejects unknown names and opti
   REQUIRE(bn != nullptr);
   CHECK(bn->eps == 0.001);
   CHECK(bn->momentum == 0.01);
+  // bn_eps and bn_momentum reach every BatchNorm (timm's MobileNetV3 weights want 1e-5, 0.1).
+  models::ModelOptions timm_bn = with_classes(3, 1);
+  timm_bn.bn_eps = 1e-5;
+  timm_bn.bn_momentum = 0.1;
+  int bns = 0;
+  ClassifierPtr timm_v3 = create_model("mobilenet_v3_small", timm_bn);
+  for (auto& [path, m] : timm_v3->named_modules())
+    if (auto* b = dynamic_cast<nn::BatchNorm2d*>(m)) {
+      CHECK(b->eps == 1e-5);
+      CHECK(b->momentum == 0.1);
+      ++bns;
+    }
+  CHECK(bns == 34);
+  timm_bn.bn_momentum = 1.5;
+  CHECK_THROWS_WITH_AS(create_model("mobilenet_v3_small", timm_bn),
+                       doctest::Contains("momentum in (0, 1]"), Error);
   // 224x224 works as well as 28x28; grayscale straight from the registry.
   v3->eval();
   NoGradGuard no_grad;

@@ -4,7 +4,9 @@
 #include <filesystem>
 
 #include "core/error.h"
+#include "io/pth.h"
 #include "io/safetensors.h"
+#include "io/weights.h"
 
 namespace whet::train {
 
@@ -108,7 +110,14 @@ TrainConfig checkpoint_config(const Checkpoint& c, const std::string& source) {
 }
 
 nn::NamedTensors checkpoint_weights(const std::string& path) {
-  io::SafetensorsFile f = io::load_safetensors(path);
+  WHET_CHECK(!path.empty(), "no weights path");
+  if (io::looks_like_pth(path)) return io::read_state_dict(path);
+  io::SafetensorsFile f;
+  try {
+    f = io::load_safetensors(path);
+  } catch (const Error&) {
+    return io::read_state_dict(path);  // for its fuller message
+  }
   auto it = f.metadata.find("format");
   if (it == f.metadata.end() || it->second != kCheckpointFormat) return f.tensors;
   // A run with --ema-decay validated, kept as best and saved its average: that is its model.

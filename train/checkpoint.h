@@ -57,8 +57,8 @@ TrainConfig checkpoint_config(const Checkpoint& c, const std::string& source);
 
 // The model weights of a checkpoint in PyTorch's layout and names ("model." removed; "ema.",
 // the weight average, where the run kept one): what `whet eval` / `whet predict` load with
-// Module::load_state_dict after io::from_pytorch_layout. A plain weights file is returned as
-// it is.
+// Module::load_state_dict after io::from_pytorch_layout. A plain weights file (safetensors, or
+// a PyTorch .pth/.pt) is returned as it is.
 nn::NamedTensors checkpoint_weights(const std::string& path);
 
 // A generator's state as two int64 tensors (the uint64 bits), and back.

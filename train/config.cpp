@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <fstream>
 #include <sstream>
@@ -95,6 +97,15 @@ std::string toml_text(const T& v) {
     toml::array a;
     for (const auto& e : v) a.push_back(e);
     os << a;
+  } else if constexpr (std::is_same_v<T, double>) {
+    if (!std::isfinite(v)) {
+      os << toml::value<T>(v);  // inf, nan
+    } else {
+      // toml++ writes 17 digits; the shortest text that reads back is the same value.
+      std::string text = shortest_decimal(v);
+      if (text.find_first_of(".e") == std::string::npos) text += ".0";  // a TOML float
+      os << text;
+    }
   } else {
     os << toml::value<T>(v);
   }
@@ -199,6 +210,15 @@ void apply_toml_file(TrainConfig& c, const std::string& path) {
   apply_toml(c, os.str(), path);
 }
 
+std::string shortest_decimal(double v) {
+  char text[32];
+  for (int digits = 1; digits <= 17; ++digits) {
+    std::snprintf(text, sizeof text, "%.*g", digits, v);
+    if (std::strtod(text, nullptr) == v) break;
+  }
+  return text;
+}
+
 std::string to_toml(const TrainConfig& c) {
   std::ostringstream os;
   os << "# whet train: the resolved configuration of this run. `whet train --config "
@@ -224,6 +244,9 @@ void resolve(TrainConfig& c) {
   check_range("freeze_stages", c.freeze_stages, c.freeze_stages >= 0, ">= 0");
   check_range("drop_rate", c.drop_rate, c.drop_rate < 1, "below 1 (negative: the model's own)");
   check_range("drop_path", c.drop_path, c.drop_path >= 0 && c.drop_path < 1, "in [0, 1)");
+  check_range("bn_eps", c.bn_eps, c.bn_eps >= 0, ">= 0 (0: the model's own)");
+  check_range("bn_momentum", c.bn_momentum, c.bn_momentum >= 0 && c.bn_momentum <= 1,
+              "in [0, 1] (0: the model's own)");
   check_range("val_fraction", c.val_fraction, c.val_fraction >= 0 && c.val_fraction < 1,
               "in [0, 1)");
   for (int64_t k : c.classes) check_range("classes", k, k >= 0, ">= 0");

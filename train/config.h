@@ -33,6 +33,8 @@ struct TrainConfig {
   double drop_rate = -1;                 // dropout before the head; < 0: the model's own
   double drop_path = 0;                  // stochastic depth rate of the last residual block
   int64_t freeze_stages = 0;             // the first N stages (stem first), BatchNorm included
+  double bn_eps = 0;                     // every BatchNorm's eps; 0: the model's own
+  double bn_momentum = 0;                // every BatchNorm's momentum; 0: the model's own
 
   // [data]
   std::string data;                  // data/open.h spec
@@ -123,6 +125,9 @@ std::string to_toml(const TrainConfig& c);
 // output_dir. Idempotent.
 void resolve(TrainConfig& c);
 
+// The shortest decimal text that reads back as v: "0.05", "1e-05" (not "0.050000000000000003").
+std::string shortest_decimal(double v);
+
 // "num_classes" -> "--num-classes".
 std::string flag_of(const std::string& key);
 
@@ -171,6 +176,14 @@ void TrainConfig::for_each_field(F&& f) {
               "Stochastic depth: drop each residual branch per sample, at rates rising linearly "
               "to this one at the last block (timm's --drop-path; e.g. 0.1; 0: off)"},
     &C::drop_path);
+  f(FieldInfo{"model", "bn_eps",
+              "BatchNorm eps of every layer (0: the model's own; timm's MobileNetV3 weights set "
+              "timm's 1e-5 by themselves)"},
+    &C::bn_eps);
+  f(FieldInfo{"model", "bn_momentum",
+              "BatchNorm running-statistics momentum of every layer (0: the model's own; timm's "
+              "MobileNetV3 weights set timm's 0.1 by themselves)"},
+    &C::bn_momentum);
 
   f(FieldInfo{"data", "data",
               "Data: fashion-mnist[:DIR], idx:IMAGES,LABELS, folder:DIR or DIR, "

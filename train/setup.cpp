@@ -10,6 +10,7 @@
 #include "io/weights.h"
 #include "data/photometric.h"
 #include "nn/freeze.h"
+#include "models/timm_names.h"
 #include "nn/layers.h"
 #include "train/checkpoint.h"
 #include "train/param_groups.h"
@@ -28,17 +29,6 @@ std::string some(const std::vector<std::string>& names, size_t limit = 4) {
   for (size_t i = 0; i < names.size() && i < limit; ++i) out += (i ? ", " : "") + names[i];
   if (names.size() > limit) out += ", ... (" + std::to_string(names.size() - limit) + " more)";
   return out;
-}
-
-// A whet checkpoint's model.* or a plain weights file, in PyTorch's layout.
-nn::NamedTensors read_weights(const std::string& path) {
-  WHET_CHECK(!path.empty(), "no weights path");
-  if (io::looks_like_pth(path)) return io::read_state_dict(path);
-  try {
-    return checkpoint_weights(path);
-  } catch (const Error&) {
-    return io::read_state_dict(path);  // for its fuller message
-  }
 }
 
 void check_globs_match(const models::Classifier& m, const std::vector<std::string>& globs,
@@ -253,9 +243,17 @@ void apply_freezing(models::Classifier& m, const TrainConfig& c) {
   if (c.freeze_bn) nn::freeze_batchnorm(m);
 }
 
-models::ClassifierPtr build_model(const TrainConfig& c, int64_t num_classes, bool load_weights,
+models::ImportedWeights read_pretrained(TrainConfig& c) {
+  models::ImportedWeights w = models::import_weights(c.model, checkpoint_weights(c.weights));
+  if (c.bn_eps == 0) c.bn_eps = w.bn_eps;
+  if (c.bn_momentum == 0) c.bn_momentum = w.bn_momentum;
+  return w;
+}
+
+models::ClassifierPtr build_model(const TrainConfig& c, int64_t num_classes,
+                                  const models::ImportedWeights* weights,
                                   std::vector<std::string>& log) {
-  const bool pretrained = load_weights && !c.weights.empty();
+  const bool pretrained = weights != nullptr;
   const int64_t native = models::find_model(c.model)->default_input[2];
   // Pretrained weights fit the native stem; another channel count adapts it afterwards.
   const bool adapt_after = pretrained && c.in_channels > 0 && c.in_channels != native;
@@ -264,10 +262,12 @@ models::ClassifierPtr build_model(const TrainConfig& c, int64_t num_classes, boo
   o.in_channels = adapt_after ? 0 : c.in_channels;
   o.dropout = c.drop_rate;
   o.drop_path = c.drop_path;
+  o.bn_eps = c.bn_eps;
+  o.bn_momentum = c.bn_momentum;
   models::ClassifierPtr m = models::create_model(c.model, o);
 
   if (pretrained) {
-    nn::LoadResult r = io::load_pytorch_state_dict(*m, read_weights(c.weights), /*strict=*/false);
+    nn::LoadResult r = io::load_pytorch_state_dict(*m, weights->tensors, /*strict=*/false);
     const std::string head = m->head_prefix();
     auto outside_head = [&](const std::vector<std::string>& keys) {
       std::vector<std::string> out;
@@ -289,12 +289,18 @@ models::ClassifierPtr build_model(const TrainConfig& c, int64_t num_classes, boo
     }
     if (c.reset_head) m->reset_classifier(num_classes);
     const bool head_loaded = r.ok() && !c.reset_head;
-    log.push_back("weights: " + c.weights + " loaded" +
+    std::string from;
+    if (!weights->source.empty()) {
+      char bn[96] = "";
+      if (weights->bn_eps > 0)
+        std::snprintf(bn, sizeof bn, "; BatchNorm eps %g, momentum %g as %s's", c.bn_eps,
+                      c.bn_momentum, weights->source.c_str());
+      from = " (" + weights->source + "'s names, translated" + bn + ")";
+    }
+    log.push_back("weights: " + c.weights + " loaded" + from +
                   (head_loaded ? ""
                                : "; head " + head + " newly initialised for " +
                                      std::to_string(num_classes) + " classes"));
-  } else if (load_weights) {
-    log.push_back("weights: none (random initialisation)");
   }
   if (adapt_after) {
     models::adapt_input_channels(*m, c.in_channels);

@@ -9,6 +9,7 @@
 #include "data/open.h"
 #include "data/transforms.h"
 #include "models/registry.h"
+#include "models/timm_names.h"
 #include "train/config.h"
 
 namespace whet::train {
@@ -61,12 +62,20 @@ data::TrainVal open_run_data(const TrainConfig& c);
 data::TransformPtr train_transform_for(const TrainConfig& c);
 data::TransformPtr eval_transform_for(const TrainConfig& c);
 
-// The model with num_classes outputs: created (seeded by the caller), with the pretrained
-// weights loaded unless `load_weights` is false (a resumed run overwrites them anyway), the
-// stem adapted to in_channels, and freezing applied. Weights whose non-head tensors do not
-// all fit are refused, naming the mismatches; a head of another size stays freshly
-// initialised. Lines describing what was done are appended to `log`.
-models::ClassifierPtr build_model(const TrainConfig& c, int64_t num_classes, bool load_weights,
+// The pretrained weights c.weights names (a whet checkpoint's model, or its weight average
+// where it kept one; a safetensors or .pth state dict), named for c.model: timm's names are
+// translated (models/timm_names.h). Where the weights' source normalises otherwise than
+// whet's model (timm's MobileNetV3), c.bn_eps and c.bn_momentum take its values unless they
+// are set, so config.toml, a resumed run and `whet eval` build the model the weights need.
+models::ImportedWeights read_pretrained(TrainConfig& c);
+
+// The model with num_classes outputs: created (seeded by the caller), with `weights` loaded
+// unless null (random initialisation; a resumed run overwrites them anyway), the stem
+// adapted to in_channels, and freezing applied. Weights whose non-head tensors do not all
+// fit are refused, naming the mismatches; a head of another size stays freshly initialised.
+// Lines describing what was done with the weights are appended to `log`.
+models::ClassifierPtr build_model(const TrainConfig& c, int64_t num_classes,
+                                  const models::ImportedWeights* weights,
                                   std::vector<std::string>& log);
 
 // freeze, freeze_type, unfreeze, freeze_bn in that order. A glob that matches no parameter

@@ -2,7 +2,9 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <ostream>
@@ -135,7 +137,11 @@ Trainer::Trainer(TrainConfig config, std::ostream* out, bool tty) : s_(std::make
     const std::string path = last_checkpoint_path(c.resume);
     check_resume_compatible(checkpoint_config(*ck, path), c, path);
   }
-  s.model = build_model(c, num_classes, /*load_weights=*/!s.resumed, s.setup_log);
+  std::optional<models::ImportedWeights> pretrained;
+  if (!s.resumed && !c.weights.empty()) pretrained = read_pretrained(c);  // may set c.bn_*
+  if (!s.resumed && c.weights.empty()) s.setup_log.push_back("weights: none (random initialisation)");
+  s.model = build_model(c, num_classes, pretrained ? &*pretrained : nullptr, s.setup_log);
+  pretrained.reset();  // the model holds its own copy
   s.model->to(s.device);
   s.trainable = s.model->trainable_parameters();
   if (s.parallel()) {
@@ -210,7 +216,7 @@ Trainer::Trainer(TrainConfig config, std::ostream* out, bool tty) : s_(std::make
     // random stream, or a run with EMA would train on other dropout masks than one without.
     const Generator saved = default_generator();
     std::vector<std::string> unused;
-    models::ClassifierPtr twin = build_model(c, num_classes, /*load_weights=*/false, unused);
+    models::ClassifierPtr twin = build_model(c, num_classes, /*weights=*/nullptr, unused);
     default_generator() = saved;
     twin->to(s.device);
     s.ema = std::make_unique<WeightEma>(std::move(twin), *s.model, c.ema_decay);
@@ -478,11 +484,15 @@ TrainResult Trainer::run() {
   if (root) write_text_atomic((fs::path(dir) / "eval.json").string(), ej.dump() + "\n");
   if (root && !c.save.empty()) {
     if (fs::path(c.save).has_parent_path()) fs::create_directories(fs::path(c.save).parent_path());
-    io::save_safetensors(c.save, io::to_pytorch_layout(s.evaluated().state_dict()),
-                         {{"format", "pt"},
-                          {"model", c.model},
-                          {"class_names", json_list(s.class_names)},
-                          {"image_size", std::to_string(model_image_size(c))}});
+    std::map<std::string, std::string> metadata = {
+        {"format", "pt"},
+        {"model", c.model},
+        {"class_names", json_list(s.class_names)},
+        {"image_size", std::to_string(model_image_size(c))}};
+    // What the names and shapes do not say, for `whet eval` to build the same model.
+    if (c.bn_eps > 0) metadata["bn_eps"] = shortest_decimal(c.bn_eps);
+    if (c.bn_momentum > 0) metadata["bn_momentum"] = shortest_decimal(c.bn_momentum);
+    io::save_safetensors(c.save, io::to_pytorch_layout(s.evaluated().state_dict()), metadata);
     progress.message("weights: " + c.save);
   }
   try {

@@ -128,6 +128,21 @@ class SmallCNN(nn.Module):
         return self.fc(torch.flatten(self.avgpool(self.features(x)), 1))
 
 
+def train_forward(model, x):
+    """One train-mode forward and backward in float64 with dropout off (the two sides' masks
+    cannot agree): (the float64 model, logits, target, cross-entropy loss)."""
+    model = model.double()
+    model.train()
+    for m in model.modules():
+        if isinstance(m, nn.Dropout):
+            m.p = 0.0
+    target = torch.arange(x.shape[0], dtype=torch.int64) * 3 % NUM_CLASSES
+    logits = model(x.double())
+    loss = F.cross_entropy(logits, target)
+    loss.backward()
+    return model, logits, target, loss
+
+
 # name -> (constructor, input NCHW shape, gradients to store, buffers to store after training)
 CASES = {
     "resnet18": (torchvision.models.resnet18, (2, 3, 64, 64),
@@ -168,16 +183,7 @@ def make_case(name, out):
     with torch.no_grad():
         t["logits_eval"] = model(x)
 
-    model = model.double()
-    x = x.double()
-    model.train()
-    for m in model.modules():
-        if isinstance(m, nn.Dropout):
-            m.p = 0.0
-    target = torch.arange(in_shape[0], dtype=torch.int64) * 3 % NUM_CLASSES
-    logits = model(x)
-    loss = F.cross_entropy(logits, target)
-    loss.backward()
+    model, logits, target, loss = train_forward(model, x)
     t["logits_train"] = logits
     t["target"] = target
     t["loss"] = loss

@@ -9,6 +9,7 @@
 #include "io/safetensors.h"
 #include "io/weights.h"
 #include "models/registry.h"
+#include "models/timm_names.h"
 #include "tools/whet/commands.h"
 #include "train/setup.h"
 
@@ -22,11 +23,18 @@ struct ForwardArgs {
 
 int run_forward(const ForwardArgs& a) {
   const Device device = train::runnable_device(a.device);  // before any work: refuse early
+  const models::ImportedWeights w = models::import_weights(a.model, io::read_state_dict(a.weights));
   models::ModelOptions o;
   o.num_classes = a.num_classes;
   o.init_weights = false;  // the strict load below overwrites every weight
+  o.bn_eps = w.bn_eps;     // timm's MobileNetV3 normalises as timm does
+  o.bn_momentum = w.bn_momentum;
   models::ClassifierPtr m = models::create_model(a.model, o);
-  io::load_weights(*m, a.weights, /*strict=*/true);
+  try {
+    io::load_pytorch_state_dict(*m, w.tensors, /*strict=*/true);
+  } catch (const Error& e) {
+    throw Error(a.weights + ": " + e.what());
+  }
 
   io::SafetensorsFile in = io::load_safetensors(a.input);
   Tensor x;

@@ -6,6 +6,7 @@
 
 #include "io/weights.h"
 #include "models/registry.h"
+#include "models/timm_names.h"
 #include "models/summary.h"
 #include "nn/freeze.h"
 #include "tools/whet/commands.h"
@@ -53,9 +54,11 @@ int inspect(const InspectArgs& a) {
   std::cout << a.model << ": " << info->description << "\n";
 
   if (!a.weights.empty()) {
-    nn::LoadResult r = io::load_weights(*m, a.weights, /*strict=*/false);
+    const models::ImportedWeights w = models::import_weights(a.model, io::read_state_dict(a.weights));
+    nn::LoadResult r = io::load_pytorch_state_dict(*m, w.tensors, /*strict=*/false);
     const size_t entries = m->state_dict().size();
-    std::cout << "weights: " << a.weights << ": loaded "
+    std::cout << "weights: " << a.weights
+              << (w.source.empty() ? "" : " (" + w.source + "'s names, translated)") << ": loaded "
               << entries - r.missing.size() - r.shape_mismatch.size() << " of " << entries
               << " entries\n"
               << r.str();

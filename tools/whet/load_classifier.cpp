@@ -1,5 +1,6 @@
 #include "tools/whet/load_classifier.h"
 
+#include <cstdlib>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -10,6 +11,8 @@
 #include "io/pth.h"
 #include "io/safetensors.h"
 #include "io/weights.h"
+#include "models/timm_names.h"
+#include "train/checkpoint.h"
 #include "train/config.h"
 #include "train/setup.h"
 
@@ -21,6 +24,31 @@ const Tensor* find_tensor(const nn::NamedTensors& sd, const std::string& name) {
     if (n == name) return &t;
   return nullptr;
 }
+// The BatchNorm settings of the run that wrote `weights`, where it recorded any: metadata
+// bn_eps and bn_momentum (weights from --save), or the run's config (checkpoints).
+void run_batchnorm(const std::map<std::string, std::string>& metadata, const std::string& weights,
+                   models::ModelOptions& o) {
+  if (auto it = metadata.find("config"); it != metadata.end()) {
+    train::TrainConfig c;
+    try {
+      train::apply_toml(c, it->second, weights + " metadata");
+      if (c.bn_eps > 0) o.bn_eps = c.bn_eps;
+      if (c.bn_momentum > 0) o.bn_momentum = c.bn_momentum;
+    } catch (const Error&) {
+      // A config of another whet version: the model's own settings apply.
+    }
+  }
+  for (auto [key, value] : {std::pair{"bn_eps", &o.bn_eps}, {"bn_momentum", &o.bn_momentum}}) {
+    auto it = metadata.find(key);
+    if (it == metadata.end()) continue;
+    char* end = nullptr;
+    const double v = std::strtod(it->second.c_str(), &end);
+    WHET_CHECK(end && *end == '\0' && v > 0, weights, ": metadata ", key, " '", it->second,
+               "' is not a positive number");
+    *value = v;
+  }
+}
+
 }  // namespace
 
 LoadedClassifier load_classifier(const std::string& model_name, const std::string& weights,
@@ -31,8 +59,21 @@ LoadedClassifier load_classifier(const std::string& model_name, const std::strin
   const models::ClassifierPtr probe = models::create_model(model_name, o);
   const std::string head_key = probe->head_prefix() + "weight";
   const std::string stem_key = probe->stem_prefix() + "weight";
+  std::map<std::string, std::string> out_metadata;
 
-  const nn::NamedTensors sd = io::read_state_dict(weights);  // PyTorch layout
+  // A checkpoint's model (or its weight average), or a plain state dict; timm's names
+  // translated. PyTorch layouts.
+  models::ImportedWeights imported;
+  try {
+    imported = models::import_weights(model_name, train::checkpoint_weights(weights));
+  } catch (const Error& e) {
+    throw Error(weights + ": " + e.what());
+  }
+  const nn::NamedTensors& sd = imported.tensors;
+  if (!io::looks_like_pth(weights)) out_metadata = io::load_safetensors(weights).metadata;
+  o.bn_eps = imported.bn_eps;
+  o.bn_momentum = imported.bn_momentum;
+  run_batchnorm(out_metadata, weights, o);
   const Tensor* head = find_tensor(sd, head_key);
   const Tensor* stem = find_tensor(sd, stem_key);
   WHET_CHECK(head && head->dim() == 2, weights, ": no 2-D '", head_key, "': not a ", model_name,
@@ -47,6 +88,7 @@ LoadedClassifier load_classifier(const std::string& model_name, const std::strin
   o.in_channels = stem->size(1);  // (O, I, KH, KW)
 
   LoadedClassifier out;
+  out.metadata = std::move(out_metadata);
   out.model = models::create_model(model_name, o);
   try {
     io::load_pytorch_state_dict(*out.model, sd, /*strict=*/true);
@@ -54,7 +96,6 @@ LoadedClassifier load_classifier(const std::string& model_name, const std::strin
     throw Error(weights + ": " + e.what());
   }
   out.model->eval();
-  if (!io::looks_like_pth(weights)) out.metadata = io::load_safetensors(weights).metadata;
   out.class_names = class_names_from_metadata(weights);
   if (!out.class_names.empty() && int64_t(out.class_names.size()) != file_classes)
     out.class_names.clear();  // stale metadata: indices are better than wrong names
