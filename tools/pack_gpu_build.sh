@@ -9,8 +9,9 @@
 # Then: device run with carry ["gpu-pack"], command "tools/device_check.sh", timeout_s 590.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# Without MPI: the GPU machine has no libmpi to load, and the check runs one process.
-WHET_BUILD_DIR=build-gpu tools/build.sh -DWHET_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 -DWHET_MPI=OFF
+# Without MPI: the GPU machine has no libmpi to load, and the check runs one process. AVX2
+# host code (x86-64-v3): the device machine's CPU is not this one.
+WHET_BUILD_DIR=build-gpu tools/build.sh -DWHET_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 -DWHET_MPI=OFF -DWHET_CPU_ARCH=x86-64-v3
 rm -rf gpu-pack build-gpu/pack
 mkdir -p build-gpu/pack/bin/lib gpu-pack/fashion-mnist
 cp build-gpu/whet build-gpu/tests/whet_gpu_tests build-gpu/bench/bench_train build-gpu/bench/bench_optim \

@@ -11,6 +11,7 @@
 
 #include "kernels/cpu/kernels.h"
 #include "kernels/cpu/parallel.h"
+#include "kernels/cpu/scratch.h"
 
 namespace whet::cpu {
 
@@ -125,6 +126,13 @@ void col2im_add(const Geom& g, const T* gcol, int64_t n0, int64_t nb, int64_t gr
   }
 }
 
+// rows (count, width) = 0, in parallel: col2im and the depthwise scatter add into it.
+template <class T>
+void zero_rows(T* rows, int64_t count, int64_t width) {
+  parallel_for(count, grain(width),
+               [&](int64_t i) { std::fill(rows + i * width, rows + (i + 1) * width, T(0)); });
+}
+
 // y rows (count, O) += bias. A pass after the GEMM rather than beta = 1, which would make
 // the GEMM evaluate its product into a temporary first.
 template <class T>
@@ -149,7 +157,7 @@ void forward_gemm(const Geom& g, const T* x, const T* w, const T* bias, T* y) {
     return;
   }
   const int64_t nb_max = g.chunk(sizeof(T));
-  std::vector<T> col(size_t(nb_max * p * k));  // (nb*P, K)
+  Scratch<T> col(size_t(nb_max * p * k));  // (nb*P, K), written by im2col before any read
   for (int64_t n0 = 0; n0 < g.n; n0 += nb_max) {
     const int64_t nb = std::min(nb_max, g.n - n0);
     for (int64_t grp = 0; grp < g.groups; ++grp) {
@@ -172,9 +180,9 @@ void backward_input_gemm(const Geom& g, const T* gy, const T* w, T* gx) {
               T(0), gx + grp * g.cg, g.c);
     return;
   }
-  std::fill(gx, gx + g.n * g.h * g.w * g.c, T(0));
+  zero_rows(gx, g.n * g.h, g.w * g.c);
   const int64_t nb_max = g.chunk(sizeof(T));
-  std::vector<T> gcol(size_t(nb_max * p * k));  // (nb*P, K)
+  Scratch<T> gcol(size_t(nb_max * p * k));  // (nb*P, K), written by the GEMM
   for (int64_t n0 = 0; n0 < g.n; n0 += nb_max) {
     const int64_t nb = std::min(nb_max, g.n - n0);
     for (int64_t grp = 0; grp < g.groups; ++grp) {
@@ -197,7 +205,7 @@ void backward_weight_gemm(const Geom& g, const T* gy, const T* x, T* gw) {
     return;
   }
   const int64_t nb_max = g.chunk(sizeof(T));
-  std::vector<T> col(size_t(nb_max * p * k));  // (nb*P, K)
+  Scratch<T> col(size_t(nb_max * p * k));  // (nb*P, K), written by im2col before any read
   for (int64_t n0 = 0; n0 < g.n; n0 += nb_max) {
     const int64_t nb = std::min(nb_max, g.n - n0);
     const T beta = n0 == 0 ? T(0) : T(1);  // the first chunk overwrites, later ones accumulate
@@ -260,7 +268,7 @@ template <class T>
 void backward_input_depthwise(const Geom& g, const T* gy, const T* w, T* gx) {
   const std::vector<T> wt = taps_first(g, w);
   const int64_t m = g.og;
-  std::fill(gx, gx + g.n * g.h * g.w * g.c, T(0));
+  zero_rows(gx, g.n * g.h, g.w * g.c);
   // As in col2im_add: for a fixed ky, each output row scatters into its own input row.
   for (int64_t ky = 0; ky < g.kh; ++ky) {
     parallel_for(g.n * g.oh, grain(g.ow * g.o * g.kw), [&](int64_t r) {

@@ -1,4 +1,9 @@
 // GEMM through Eigen (multi-threaded with OpenMP), the engine under matmul and convolution.
+#if defined(__GNUC__) && !defined(__clang__)
+// GCC 12 sees uninitialised values in Eigen's AVX-512 double-precision packets
+// (_mm512_extractf64x4_pd, inlined from a system header): a false positive.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <Eigen/Core>
 
 #include "kernels/cpu/kernels.h"
