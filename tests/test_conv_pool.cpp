@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/ops.h"
+#include "core/threads.h"
 
 using namespace whet;
 
@@ -258,6 +259,110 @@ TEST_CASE("conv2d of a batch equals conv2d of each image") {
   for (int64_t i = 0; i < 6; ++i) {
     CAPTURE(i);
     CHECK(max_rel_diff(y.slice(i, i + 1), conv2d(x.slice(i, i + 1), w, Tensor(), o)) < 1e-12);
+  }
+}
+
+namespace {
+
+// Direct loops in float64: y = conv2d(x, w) and, for an output gradient gy, the gradients of
+// <gy, y> with respect to x and w. NHWC, weights (O, KH, KW, C/groups).
+struct DirectConv {
+  Tensor y, gx, gw;
+};
+DirectConv direct_conv(const Tensor& x, const Tensor& w, const Tensor& gy, const Conv2dOptions& o) {
+  const Shape xs = x.shape(), ws = w.shape(), ys = gy.shape();
+  const int64_t n = xs[0], h = xs[1], wd = xs[2], c = xs[3], oc = ws[0], kh = ws[1], kw = ws[2];
+  const int64_t cg = ws[3], og = oc / o.groups, oh = ys[1], ow = ys[2];
+  const std::vector<double> xv = x.to_vector<double>(), wv = w.to_vector<double>(),
+                            gyv = gy.to_vector<double>();
+  std::vector<double> yv(size_t(n * oh * ow * oc), 0.0), gxv(xv.size(), 0.0), gwv(wv.size(), 0.0);
+  for (int64_t b = 0; b < n; ++b)
+    for (int64_t oy = 0; oy < oh; ++oy)
+      for (int64_t ox = 0; ox < ow; ++ox)
+        for (int64_t f = 0; f < oc; ++f) {
+          const size_t yi = size_t(((b * oh + oy) * ow + ox) * oc + f);
+          for (int64_t ky = 0; ky < kh; ++ky)
+            for (int64_t kx = 0; kx < kw; ++kx) {
+              const int64_t ih = oy * o.stride.h - o.padding.h + ky * o.dilation.h;
+              const int64_t iw = ox * o.stride.w - o.padding.w + kx * o.dilation.w;
+              if (ih < 0 || ih >= h || iw < 0 || iw >= wd) continue;
+              for (int64_t j = 0; j < cg; ++j) {
+                const size_t xi = size_t(((b * h + ih) * wd + iw) * c + (f / og) * cg + j);
+                const size_t wi = size_t(((f * kh + ky) * kw + kx) * cg + j);
+                yv[yi] += xv[xi] * wv[wi];
+                gxv[xi] += gyv[yi] * wv[wi];
+                gwv[wi] += gyv[yi] * xv[xi];
+              }
+            }
+        }
+  return {Tensor::from_vector(yv, {n, oh, ow, oc}), Tensor::from_vector(gxv, xs),
+          Tensor::from_vector(gwv, ws)};
+}
+
+}  // namespace
+
+// Shapes whose weight is small run in cache-sized bands of output rows (kernels/cpu/conv.cpp);
+// these shapes are chosen to take that path: bands inside one image, bands spanning image
+// boundaries, a stride, groups, and threads summing the weight gradient in lanes.
+TEST_CASE("conv2d in cache-sized bands agrees with direct loops") {
+  Generator g(5);
+  struct Case {
+    Shape x, w;
+    Conv2dOptions o;
+  };
+  Conv2dOptions pad1;
+  pad1.padding = 1;
+  Conv2dOptions strided;
+  strided.padding = {1, 2}, strided.stride = {2, 1}, strided.dilation = {1, 2};
+  Conv2dOptions grouped;
+  grouped.padding = 1, grouped.groups = 2;
+  const std::vector<Case> cases = {{{4, 28, 28, 64}, {64, 3, 3, 64}, pad1},     // within images
+                                   {{16, 7, 7, 64}, {48, 3, 3, 64}, pad1},      // across images
+                                   {{3, 30, 26, 40}, {24, 5, 3, 40}, strided},  // stride, dilation
+                                   {{4, 28, 28, 64}, {32, 3, 3, 32}, grouped}};
+  for (const Case& c : cases) {
+    CAPTURE(shape_str(c.x));
+    CAPTURE(shape_str(c.w));
+    Tensor x = randn(c.x, DType::f64, Device::cpu(), g).set_requires_grad();
+    Tensor w = randn(c.w, DType::f64, Device::cpu(), g).set_requires_grad();
+    Tensor y = conv2d(x, w, Tensor(), c.o);
+    Tensor gy = randn(y.shape(), DType::f64, Device::cpu(), g);
+    y.backward(gy);
+    const DirectConv want = direct_conv(x, w, gy, c.o);
+    CHECK(max_rel_diff(y, want.y) < 1e-12);
+    CHECK(max_rel_diff(x.grad(), want.gx) < 1e-12);
+    CHECK(max_rel_diff(w.grad(), want.gw) < 1e-12);
+  }
+}
+
+// The banded path's results depend on shapes only. (Where one large GEMM runs, Eigen's
+// blocking follows the thread count, and so do the last bits.)
+TEST_CASE("conv2d in bands gives the same bits on one thread as on three") {
+  Generator g(9);
+  Conv2dOptions o;
+  o.padding = 1;
+  for (const auto& [xs, ws] : std::vector<std::pair<Shape, Shape>>{
+           {{16, 7, 7, 64}, {48, 3, 3, 64}}, {{4, 28, 28, 32}, {32, 3, 3, 32}}}) {
+    CAPTURE(shape_str(ws));
+    const Tensor x0 = randn(xs, DType::f32, Device::cpu(), g);
+    const Tensor w0 = randn(ws, DType::f32, Device::cpu(), g);
+    const Tensor gy = randn({xs[0], xs[1], xs[2], ws[0]}, DType::f32, Device::cpu(), g);
+    std::vector<std::vector<float>> runs;
+    const int before = cpu_threads();
+    for (int threads : {1, 3}) {
+      set_cpu_threads(threads);
+      Tensor x = x0.clone().set_requires_grad(), w = w0.clone().set_requires_grad();
+      Tensor y = conv2d(x, w, Tensor(), o);
+      y.backward(gy);
+      std::vector<float> all = y.to_vector<float>();
+      for (const Tensor& t : {x.grad(), w.grad()}) {
+        const std::vector<float> v = t.to_vector<float>();
+        all.insert(all.end(), v.begin(), v.end());
+      }
+      runs.push_back(all);
+    }
+    set_cpu_threads(before);
+    CHECK(runs[0] == runs[1]);
   }
 }
 

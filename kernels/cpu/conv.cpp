@@ -57,16 +57,29 @@ Geom geom(const Shape& x, const Shape& w, const Shape& y, const Conv2dOptions& o
   return g;
 }
 
-// col (nb*P, K) = the receptive fields of images [n0, n0+nb), channels of group `grp`.
+// Runs f(i) for i in [0, n): across threads when `parallel`, else on this thread (inside a
+// task that already has its own).
+template <class F>
+void rows_loop(bool parallel, int64_t n, int64_t task_grain, F&& f) {
+  if (parallel) {
+    parallel_for(n, task_grain, f);
+  } else {
+    for (int64_t i = 0; i < n; ++i) f(i);
+  }
+}
+
+// Output rows are counted across the batch: row r is output row r % OH of image r / OH.
+// col (rows*OW, K) = the receptive fields of output rows [r0, r0+rows), channels of group `grp`.
 template <class T>
-void im2col(const Geom& g, const T* x, int64_t n0, int64_t nb, int64_t grp, T* col) {
+void im2col(const Geom& g, const T* x, int64_t r0, int64_t rows, int64_t grp, T* col,
+            bool parallel) {
   const int64_t k = g.k(), run = g.kw * g.cg;
   // Stride-free rows along kw: one memcpy covers the whole kernel row when it is inside.
   const bool whole_rows = g.dw == 1 && g.cg == g.c;
-  parallel_for(nb * g.oh, grain(g.ow * k), [&](int64_t r) {
-    const int64_t oy = r % g.oh;
-    const T* xn = x + (n0 + r / g.oh) * g.h * g.w * g.c + grp * g.cg;
-    T* dst = col + r * g.ow * k;
+  rows_loop(parallel, rows, grain(g.ow * k), [&](int64_t i) {
+    const int64_t r = r0 + i, oy = r % g.oh;
+    const T* xn = x + (r / g.oh) * g.h * g.w * g.c + grp * g.cg;
+    T* dst = col + i * g.ow * k;
     for (int64_t ox = 0; ox < g.ow; ++ox, dst += k) {
       const int64_t iw0 = ox * g.sw - g.pw;
       for (int64_t ky = 0; ky < g.kh; ++ky) {
@@ -93,33 +106,34 @@ void im2col(const Geom& g, const T* x, int64_t n0, int64_t nb, int64_t grp, T* c
   });
 }
 
-// gx (images [n0, n0+nb), channels of group `grp`) += col2im(gcol (nb*P, K)); gx pre-zeroed.
-// For a fixed ky, distinct output rows read distinct input rows, so rows run in parallel
-// without two threads adding into one place.
+// gx (channels of group `grp`) += col2im(gcol (rows*OW, K)) for output rows [r0, r0+rows);
+// gx pre-zeroed. For a fixed ky, distinct output rows read distinct input rows, so rows run
+// in parallel without two threads adding into one place.
 template <class T>
-void col2im_add(const Geom& g, const T* gcol, int64_t n0, int64_t nb, int64_t grp, T* gx) {
+void col2im_add(const Geom& g, const T* gcol, int64_t r0, int64_t rows, int64_t grp, T* gx,
+                bool parallel) {
   const int64_t k = g.k(), run = g.kw * g.cg;
   const bool whole_rows = g.dw == 1 && g.cg == g.c;
   for (int64_t ky = 0; ky < g.kh; ++ky) {
-    parallel_for(nb * g.oh, grain(g.ow * run), [&](int64_t r) {
-      const int64_t oy = r % g.oh;
+    rows_loop(parallel, rows, grain(g.ow * run), [&](int64_t i) {
+      const int64_t r = r0 + i, oy = r % g.oh;
       const int64_t ih = oy * g.sh - g.ph + ky * g.dh;
       if (ih < 0 || ih >= g.h) return;
-      T* xrow = gx + ((n0 + r / g.oh) * g.h + ih) * g.w * g.c + grp * g.cg;
-      const T* src = gcol + r * g.ow * k + ky * run;
+      T* xrow = gx + ((r / g.oh) * g.h + ih) * g.w * g.c + grp * g.cg;
+      const T* src = gcol + i * g.ow * k + ky * run;
       for (int64_t ox = 0; ox < g.ow; ++ox, src += k) {
         const int64_t iw0 = ox * g.sw - g.pw;
         if (whole_rows && iw0 >= 0 && iw0 + g.kw <= g.w) {
           T* d = xrow + iw0 * g.c;
-          for (int64_t i = 0; i < run; ++i) d[i] += src[i];
+          for (int64_t j = 0; j < run; ++j) d[j] += src[j];
           continue;
         }
         for (int64_t kx = 0; kx < g.kw; ++kx) {
           const int64_t iw = iw0 + kx * g.dw;
           if (iw < 0 || iw >= g.w) continue;
           T* d = xrow + iw * g.c;
-          const T* s = src + kx * g.cg;
-          for (int64_t i = 0; i < g.cg; ++i) d[i] += s[i];
+          const T* src_k = src + kx * g.cg;
+          for (int64_t j = 0; j < g.cg; ++j) d[j] += src_k[j];
         }
       }
     });
@@ -145,6 +159,35 @@ void add_bias(const T* bias, int64_t o, int64_t count, T* y) {
 
 // ---- GEMM paths (groups < C) ----
 
+// Cache-sized bands. A convolution with a small weight (K * Og values: small_cnn's layers,
+// ResNet's first stage) spends as long building its column matrix as multiplying it. There,
+// bands of output rows are built and consumed while they sit in the core's L2: each task runs
+// im2col (or col2im) and a GEMM for its bands on one thread, instead of writing a chunk-sized
+// matrix to memory for a multi-threaded GEMM to read back. Which path runs, the bands and
+// the weight gradient's partial sums depend on the shapes alone, never on the thread count,
+// so results do not either.
+constexpr int64_t kBandBytes = int64_t(512) << 10;        // a band's column matrix
+constexpr int64_t kSmallWeightBytes = int64_t(1) << 20;  // repacked for every band
+constexpr int64_t kMinTasks = 4;  // fewer would leave threads idle: one large GEMM instead
+constexpr int64_t kLanes = 16;    // partial sums of the weight gradient (threads used at most)
+
+struct Bands {
+  int64_t rows;            // output rows per band (across images: see im2col)
+  int64_t images_per_task; // backward-input tasks own whole images, so no two add into one
+};
+
+// Bands for this convolution, or {0, 0} where one large GEMM serves better (a large weight,
+// or too few bands to share among threads).
+Bands bands(const Geom& g, size_t elem, bool whole_images) {
+  if (g.og * g.k() * int64_t(elem) > kSmallWeightBytes) return {0, 0};
+  const int64_t rows =
+      std::clamp<int64_t>(kBandBytes / (g.ow * g.k() * int64_t(elem)), 1, g.n * g.oh);
+  const int64_t images = std::max<int64_t>(1, rows / g.oh);
+  const int64_t tasks = whole_images ? (g.n + images - 1) / images : (g.n * g.oh + rows - 1) / rows;
+  if (tasks < kMinTasks) return {0, 0};
+  return {rows, images};
+}
+
 template <class T>
 void forward_gemm(const Geom& g, const T* x, const T* w, const T* bias, T* y) {
   const int64_t k = g.k(), p = g.p();
@@ -156,16 +199,26 @@ void forward_gemm(const Geom& g, const T* x, const T* w, const T* bias, T* y) {
     if (bias) add_bias(bias, g.o, g.n * p, y);
     return;
   }
-  const int64_t nb_max = g.chunk(sizeof(T));
-  Scratch<T> col(size_t(nb_max * p * k));  // (nb*P, K), written by im2col before any read
-  for (int64_t n0 = 0; n0 < g.n; n0 += nb_max) {
-    const int64_t nb = std::min(nb_max, g.n - n0);
+  // y_g (rows*OW, Og) = col (rows*OW, K) @ w_g^T (K, Og) for output rows [r0, r0+rows).
+  auto band = [&](int64_t r0, int64_t rows, T* col, bool parallel) {
     for (int64_t grp = 0; grp < g.groups; ++grp) {
-      im2col(g, x, n0, nb, grp, col.data());
-      // y_g (nb*P, Og) = col (nb*P, K) @ w_g^T (K, Og)
-      gemm<T>(false, true, nb * p, g.og, k, T(1), col.data(), k, w + grp * g.og * k, k, T(0),
-              y + n0 * p * g.o + grp * g.og, g.o);
+      im2col(g, x, r0, rows, grp, col, parallel);
+      gemm<T>(false, true, rows * g.ow, g.og, k, T(1), col, k, w + grp * g.og * k, k, T(0),
+              y + r0 * g.ow * g.o + grp * g.og, g.o);
     }
+  };
+  if (const Bands b = bands(g, sizeof(T), /*whole_images=*/false); b.rows > 0) {
+    const int64_t total = g.n * g.oh, per_slot = b.rows * g.ow * k;
+    Scratch<T> cols(size_t(max_threads() * per_slot));  // written by im2col before any read
+    parallel_tasks((total + b.rows - 1) / b.rows, [&](int64_t t, int slot) {
+      const int64_t r0 = t * b.rows;
+      band(r0, std::min(b.rows, total - r0), cols.data() + slot * per_slot, false);
+    });
+  } else {
+    const int64_t nb_max = g.chunk(sizeof(T));
+    Scratch<T> col(size_t(nb_max * p * k));  // written by im2col before any read
+    for (int64_t n0 = 0; n0 < g.n; n0 += nb_max)
+      band(n0 * g.oh, std::min(nb_max, g.n - n0) * g.oh, col.data(), true);
   }
   if (bias) add_bias(bias, g.o, g.n * p, y);
 }
@@ -181,16 +234,29 @@ void backward_input_gemm(const Geom& g, const T* gy, const T* w, T* gx) {
     return;
   }
   zero_rows(gx, g.n * g.h, g.w * g.c);
-  const int64_t nb_max = g.chunk(sizeof(T));
-  Scratch<T> gcol(size_t(nb_max * p * k));  // (nb*P, K), written by the GEMM
-  for (int64_t n0 = 0; n0 < g.n; n0 += nb_max) {
-    const int64_t nb = std::min(nb_max, g.n - n0);
+  // gcol (rows*OW, K) = gy_g (rows*OW, Og) @ w_g (Og, K), added into gx by col2im.
+  auto band = [&](int64_t r0, int64_t rows, T* gcol, bool parallel) {
     for (int64_t grp = 0; grp < g.groups; ++grp) {
-      // gcol (nb*P, K) = gy_g (nb*P, Og) @ w_g (Og, K)
-      gemm<T>(false, false, nb * p, k, g.og, T(1), gy + n0 * p * g.o + grp * g.og, g.o,
-              w + grp * g.og * k, k, T(0), gcol.data(), k);
-      col2im_add(g, gcol.data(), n0, nb, grp, gx);
+      gemm<T>(false, false, rows * g.ow, k, g.og, T(1), gy + r0 * g.ow * g.o + grp * g.og, g.o,
+              w + grp * g.og * k, k, T(0), gcol, k);
+      col2im_add(g, gcol, r0, rows, grp, gx, parallel);
     }
+  };
+  if (const Bands b = bands(g, sizeof(T), /*whole_images=*/true); b.rows > 0) {
+    // A task owns whole images and runs their bands in turn: bands of one image overlap in
+    // gx, so no two may run at once.
+    const int64_t per_slot = b.rows * g.ow * k;
+    Scratch<T> gcols(size_t(max_threads() * per_slot));  // written by the GEMM
+    parallel_tasks((g.n + b.images_per_task - 1) / b.images_per_task, [&](int64_t t, int slot) {
+      const int64_t end = std::min(g.n, (t + 1) * b.images_per_task) * g.oh;
+      for (int64_t r0 = t * b.images_per_task * g.oh; r0 < end; r0 += b.rows)
+        band(r0, std::min(b.rows, end - r0), gcols.data() + slot * per_slot, false);
+    });
+  } else {
+    const int64_t nb_max = g.chunk(sizeof(T));
+    Scratch<T> gcol(size_t(nb_max * p * k));  // written by the GEMM
+    for (int64_t n0 = 0; n0 < g.n; n0 += nb_max)
+      band(n0 * g.oh, std::min(nb_max, g.n - n0) * g.oh, gcol.data(), true);
   }
 }
 
@@ -204,13 +270,41 @@ void backward_weight_gemm(const Geom& g, const T* gy, const T* x, T* gw) {
               gw + grp * g.og * k, k);
     return;
   }
+  if (const Bands b = bands(g, sizeof(T), /*whole_images=*/false); b.rows > 0) {
+    // Lane l sums the products of bands l, l + lanes, ...; the lanes are then added in order.
+    const int64_t total = g.n * g.oh, count = (total + b.rows - 1) / b.rows;
+    const int64_t lanes = std::min(kLanes, count), per_slot = b.rows * g.ow * k, size = g.o * k;
+    Scratch<T> cols(size_t(max_threads() * per_slot));  // written by im2col before any read
+    Scratch<T> partial(size_t(lanes * size));          // written by each lane's first GEMM
+    parallel_tasks(lanes, [&](int64_t lane, int slot) {
+      T* col = cols.data() + slot * per_slot;
+      T* sum = partial.data() + lane * size;
+      for (int64_t t = lane; t < count; t += lanes) {
+        const int64_t r0 = t * b.rows, rows = std::min(b.rows, total - r0);
+        const T beta = t == lane ? T(0) : T(1);  // a lane's first band overwrites
+        for (int64_t grp = 0; grp < g.groups; ++grp) {
+          im2col(g, x, r0, rows, grp, col, false);
+          // sum_g (Og, K) (+)= gy_g^T (Og, rows*OW) @ col (rows*OW, K)
+          gemm<T>(true, false, g.og, k, rows * g.ow, T(1), gy + r0 * g.ow * g.o + grp * g.og,
+                  g.o, col, k, beta, sum + grp * g.og * k, k);
+        }
+      }
+    });
+    const T* sums = partial.data();
+    parallel_for(size, grain(lanes), [&](int64_t i) {
+      T total_i = sums[i];
+      for (int64_t lane = 1; lane < lanes; ++lane) total_i += sums[lane * size + i];
+      gw[i] = total_i;
+    });
+    return;
+  }
   const int64_t nb_max = g.chunk(sizeof(T));
   Scratch<T> col(size_t(nb_max * p * k));  // (nb*P, K), written by im2col before any read
   for (int64_t n0 = 0; n0 < g.n; n0 += nb_max) {
     const int64_t nb = std::min(nb_max, g.n - n0);
     const T beta = n0 == 0 ? T(0) : T(1);  // the first chunk overwrites, later ones accumulate
     for (int64_t grp = 0; grp < g.groups; ++grp) {
-      im2col(g, x, n0, nb, grp, col.data());
+      im2col(g, x, n0 * g.oh, nb * g.oh, grp, col.data(), true);
       // gw_g (Og, K) (+)= gy_g^T (Og, nb*P) @ col (nb*P, K)
       gemm<T>(true, false, g.og, k, nb * p, T(1), gy + n0 * p * g.o + grp * g.og, g.o, col.data(),
               k, beta, gw + grp * g.og * k, k);
