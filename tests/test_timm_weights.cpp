@@ -176,6 +176,13 @@ TEST_CASE("timm weights: whet train, eval and forward build timm's MobileNetV3 f
     check_close("logits", io::load_safetensors(out).tensors.at(0).second, fx["logits_eval"]);
   }
 
+  SUBCASE("inspect loads every entry") {
+    Run r = run_whet("inspect --model mobilenet_v3_small --num-classes 10 --weights " + timm_file);
+    INFO(r.out);
+    REQUIRE(r.status == 0);
+    CHECK(whet_test::contains(r.out, "(timm's names, translated): loaded 244 of 244 entries"));
+  }
+
   SUBCASE("eval normalises as timm; the same weights under torchvision's names do not") {
     // The import's result saved under torchvision's names, without and with the settings.
     const models::ImportedWeights w =
