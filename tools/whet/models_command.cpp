@@ -44,7 +44,9 @@ int list_models(int64_t num_classes, bool json) {
               << m["head"].get<std::string>() << m["description"].get<std::string>() << "\n";
   }
   std::cout << "\nparameter counts for " << num_classes
-            << " classes; any input size works (inputs are NHWC)\n";
+            << " classes; any input size works (inputs are NHWC)\n"
+            << "weights: torchvision's checkpoints for every model; timm's resnet18/34/50/101, "
+               "mobilenetv2_100 and mobilenetv3_{small,large}_100 too (names translated)\n";
   return 0;
 }
 }  // namespace
