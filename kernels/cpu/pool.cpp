@@ -93,9 +93,9 @@ void max_pool_forward(const Geom& g, const T* x, T* y, int64_t* idx) {
 template <class T>
 void max_pool_backward(const T* gy, const int64_t* idx, int64_t n, int64_t out_plane,
                        int64_t in_plane, int64_t c, T* gx) {
-  std::fill(gx, gx + n * in_plane * c, T(0));
   parallel_for(n, grain(out_plane * c), [&](int64_t i) {
     T* gxn = gx + i * in_plane * c;
+    std::fill(gxn, gxn + in_plane * c, T(0));  // each image's own, in its task
     const T* gp = gy + i * out_plane * c;
     const int64_t* ip = idx + i * out_plane * c;
     for (int64_t q = 0; q < out_plane * c; q += c)
