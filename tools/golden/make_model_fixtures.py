@@ -143,6 +143,17 @@ def train_forward(model, x):
     return model, logits, target, loss
 
 
+def eval_and_train_step(model, x):
+    """Float32 eval-mode logits, then train_forward: (the float64 model, {logits_eval,
+    logits_train, target, loss})."""
+    model.eval()
+    with torch.no_grad():
+        step = {"logits_eval": model(x)}
+    model, logits, target, loss = train_forward(model, x)
+    step.update(logits_train=logits, target=target, loss=loss)
+    return model, step
+
+
 # name -> (constructor, input NCHW shape, gradients to store, buffers to store after training)
 CASES = {
     "resnet18": (torchvision.models.resnet18, (2, 3, 64, 64),
@@ -179,14 +190,9 @@ def make_case(name, out):
     for key in (first, grads[1]):
         t[f"probe.{key}"] = model.state_dict()[key].flatten()[:16].clone()
 
-    model.eval()
-    with torch.no_grad():
-        t["logits_eval"] = model(x)
-
-    model, logits, target, loss = train_forward(model, x)
-    t["logits_train"] = logits
-    t["target"] = target
-    t["loss"] = loss
+    model, step = eval_and_train_step(model, x)
+    t.update(step)
+    loss = step["loss"]
     params = dict(model.named_parameters())
     for g in grads:
         grad = params[g].grad

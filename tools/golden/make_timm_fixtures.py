@@ -29,7 +29,7 @@ import torch
 import torch.nn as nn
 from safetensors.torch import save_file
 
-from make_model_fixtures import NUM_CLASSES, OUT, fill, formula, train_forward
+from make_model_fixtures import NUM_CLASSES, OUT, eval_and_train_step, fill, formula
 
 # timm model -> (whet model, stem parameter in timm's names)
 CASES = {
@@ -47,15 +47,8 @@ def make_case(name, out):
     fill(model)
     keys = [[k, list(t.shape)] for k, t in model.state_dict().items()]
     x = formula("input", INPUT)
-    t = {}
-    model.eval()
-    with torch.no_grad():
-        t["logits_eval"] = model(x)
-
-    model, logits, target, loss = train_forward(model, x)
-    t["logits_train"] = logits
-    t["target"] = target
-    t["loss"] = loss
+    model, t = eval_and_train_step(model, x)
+    loss = t["loss"]
     grads = [p.grad.flatten() for p in model.parameters() if p.grad is not None]
     t["grad_norm"] = torch.cat(grads).norm()
     t["grad.stem"] = dict(model.named_parameters())[stem].grad.permute(0, 2, 3, 1).flatten()[:256]
