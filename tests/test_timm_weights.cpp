@@ -196,6 +196,28 @@ TEST_CASE("timm weights: whet train, eval and forward build timm's MobileNetV3 f
     CHECK(eval_loss(plain, data) != timm_loss);  // torchvision's eps 1e-3 computes otherwise
   }
 
+  SUBCASE("convert --model writes torchvision's names and timm's BatchNorm settings") {
+    const std::string converted = dir / "converted.safetensors";
+    Run r = run_whet("convert --model mobilenet_v3_small " + timm_file + " " + converted);
+    INFO(r.out);
+    REQUIRE(r.status == 0);
+    CHECK(whet_test::contains(r.out, "timm's names translated to mobilenet_v3_small's"));
+    const io::SafetensorsFile f = io::load_safetensors(converted);
+    CHECK(f.metadata.at("bn_eps") == "1e-05");
+    CHECK(f.metadata.at("bn_momentum") == "0.1");
+    int stems = 0, timm_names = 0;
+    for (const auto& [name, t] : f.tensors) {
+      stems += name == "features.0.0.weight";
+      timm_names += name.rfind("conv_stem", 0) == 0 || name.rfind("blocks.", 0) == 0;
+    }
+    CHECK(stems == 1);
+    CHECK(timm_names == 0);
+    CHECK(eval_loss(converted, data) == eval_loss(timm_file, data));
+    Run wrong = run_whet("convert --model resnet18 " + timm_file + " " + converted);
+    CHECK(wrong.status != 0);
+    CHECK(whet_test::contains(wrong.out, "resnet18 is no MobileNet"));
+  }
+
   SUBCASE("train records timm's BatchNorm settings; eval reads them back") {
     const std::string run_dir = dir / "run", saved = dir / "final.safetensors";
     Run r = run_whet("train --model mobilenet_v3_small --weights " + timm_file +
