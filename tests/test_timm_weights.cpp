@@ -94,6 +94,8 @@ void check_timm(const std::string& timm_name, const std::string& expected_source
 
 TEST_CASE("timm weights: resnet18 keeps torchvision's names") { check_timm("resnet18", ""); }
 
+TEST_CASE("timm weights: resnet50 keeps torchvision's names") { check_timm("resnet50", ""); }
+
 TEST_CASE("timm weights: mobilenetv2_100 into mobilenet_v2") {
   check_timm("mobilenetv2_100", "timm");
 }

@@ -34,6 +34,7 @@ from make_model_fixtures import NUM_CLASSES, OUT, eval_and_train_step, fill, for
 # timm model -> (whet model, stem parameter in timm's names)
 CASES = {
     "resnet18": ("resnet18", "conv1.weight"),
+    "resnet50": ("resnet50", "conv1.weight"),
     "mobilenetv2_100": ("mobilenet_v2", "conv_stem.weight"),
     "mobilenetv3_small_100": ("mobilenet_v3_small", "conv_stem.weight"),
     "mobilenetv3_large_100": ("mobilenet_v3_large", "conv_stem.weight"),
