@@ -218,6 +218,10 @@ TEST_CASE("timm weights: whet train, eval and forward build timm's MobileNetV3 f
     Run wrong = run_whet("convert --model resnet18 " + timm_file + " " + converted);
     CHECK(wrong.status != 0);
     CHECK(whet_test::contains(wrong.out, "resnet18 is no MobileNet"));
+    Run train = run_whet("train --model resnet18 --weights " + timm_file + " --data tensors:" +
+                         data + " --epochs 1 --workers 0 --output-dir " + (dir / "wrong"));
+    CHECK(train.status != 0);
+    CHECK(whet_test::contains(train.out, "--weights " + timm_file + ": the weights carry timm's"));
   }
 
   SUBCASE("train records timm's BatchNorm settings; eval reads them back") {

@@ -244,7 +244,13 @@ void apply_freezing(models::Classifier& m, const TrainConfig& c) {
 }
 
 models::ImportedWeights read_pretrained(TrainConfig& c) {
-  models::ImportedWeights w = models::import_weights(c.model, checkpoint_weights(c.weights));
+  const nn::NamedTensors sd = checkpoint_weights(c.weights);
+  models::ImportedWeights w;
+  try {
+    w = models::import_weights(c.model, sd);
+  } catch (const Error& e) {
+    throw Error("--weights " + c.weights + ": " + e.what());
+  }
   if (c.bn_eps == 0) c.bn_eps = w.bn_eps;
   if (c.bn_momentum == 0) c.bn_momentum = w.bn_momentum;
   return w;
