@@ -50,6 +50,7 @@ void check_timm(const std::string& timm_name, const std::string& expected_source
   models::ModelOptions o;
   o.num_classes = 10;
   o.init_weights = false;  // every value comes from the file
+  o.width_mult = std::stod(fx.metadata("width_mult"));
   o.bn_eps = w.bn_eps;
   o.bn_momentum = w.bn_momentum;
   models::ClassifierPtr model = models::create_model(whet_name, o);
@@ -98,6 +99,11 @@ TEST_CASE("timm weights: resnet50 keeps torchvision's names") { check_timm("resn
 
 TEST_CASE("timm weights: mobilenetv2_100 into mobilenet_v2") {
   check_timm("mobilenetv2_100", "timm");
+}
+
+TEST_CASE("timm weights: mobilenetv2_050 and mobilenetv2_140 into mobilenet_v2 of that width") {
+  check_timm("mobilenetv2_050", "timm");
+  check_timm("mobilenetv2_140", "timm");
 }
 
 TEST_CASE("timm weights: mobilenetv3_small_100 into mobilenet_v3_small") {
@@ -250,4 +256,37 @@ TEST_CASE("timm weights: whet train, eval and forward build timm's MobileNetV3 f
         without_metadata(saved, dir / "bare.safetensors", {"bn_eps", "bn_momentum"});
     CHECK(eval_loss(bare, data) != saved_loss);
   }
+}
+
+TEST_CASE("timm weights: --width-mult trains, saves and evaluates timm's mobilenetv2_050") {
+  train_test::TempDir dir;
+  const golden::Fixture fx("timm_mobilenetv2_050.safetensors");
+  const std::string timm_file = dir / "timm050.safetensors";
+  io::save_safetensors(timm_file, timm_state_dict(fx), {{"format", "pt"}});
+  const std::string data = train_test::write_tensor_data(dir / "data.safetensors", 40, 10, 32);
+  auto eval = [&](const std::string& weights, const std::string& flags) {
+    return run_whet("eval --model mobilenet_v2 --weights " + weights + " --data tensors:" + data +
+                        " --augment none --image-size 32 --workers 0 --json - " + flags,
+                    /*stdout_only=*/true);
+  };
+
+  // Without the width the file fits no mobilenet_v2; with it, every entry loads.
+  Run narrow = eval(timm_file, "");
+  CHECK(narrow.status != 0);
+  REQUIRE(eval(timm_file, "--width-mult 0.5").status == 0);
+
+  const std::string saved = dir / "final.safetensors";
+  Run r = run_whet("train --model mobilenet_v2 --width-mult 0.5 --weights " + timm_file +
+                   " --data tensors:" + data + " --image-size 32 --augment none --epochs 1 "
+                   "--batch-size 8 --max-steps-per-epoch 1 --workers 0 --output-dir " +
+                   (dir / "run") + " --save " + saved);
+  INFO(r.out);
+  REQUIRE(r.status == 0);
+  CHECK(io::load_safetensors(saved).metadata.at("width_mult") == "0.5");
+  // The saved weights and the run's checkpoint say their width themselves.
+  Run from_saved = eval(saved, ""), from_checkpoint = eval(dir / "run/last.safetensors", "");
+  REQUIRE(from_saved.status == 0);
+  REQUIRE(from_checkpoint.status == 0);
+  CHECK(nlohmann::json::parse(from_saved.out)["loss"] ==
+        nlohmann::json::parse(from_checkpoint.out)["loss"]);
 }

@@ -33,6 +33,7 @@ struct TrainConfig {
   double drop_rate = -1;                 // dropout before the head; < 0: the model's own
   double drop_path = 0;                  // stochastic depth rate of the last residual block
   int64_t freeze_stages = 0;             // the first N stages (stem first), BatchNorm included
+  double width_mult = 1.0;               // MobileNets' width multiplier
   double bn_eps = 0;                     // every BatchNorm's eps; 0: the model's own
   double bn_momentum = 0;                // every BatchNorm's momentum; 0: the model's own
 
@@ -176,6 +177,10 @@ void TrainConfig::for_each_field(F&& f) {
               "Stochastic depth: drop each residual branch per sample, at rates rising linearly "
               "to this one at the last block (timm's --drop-path; e.g. 0.1; 0: off)"},
     &C::drop_path);
+  f(FieldInfo{"model", "width_mult",
+              "MobileNets' width multiplier (torchvision's width_mult; 0.5 for timm's "
+              "mobilenetv2_050, 1.4 for mobilenetv2_140; other models take only 1)"},
+    &C::width_mult);
   f(FieldInfo{"model", "bn_eps",
               "BatchNorm eps of every layer (0: the model's own; timm's MobileNetV3 weights set "
               "timm's 1e-5 by themselves)"},

@@ -268,6 +268,7 @@ models::ClassifierPtr build_model(const TrainConfig& c, int64_t num_classes,
   o.in_channels = adapt_after ? 0 : c.in_channels;
   o.dropout = c.drop_rate;
   o.drop_path = c.drop_path;
+  o.width_mult = c.width_mult;
   o.bn_eps = c.bn_eps;
   o.bn_momentum = c.bn_momentum;
   models::ClassifierPtr m = models::create_model(c.model, o);

@@ -31,19 +31,21 @@ from safetensors.torch import save_file
 
 from make_model_fixtures import NUM_CLASSES, OUT, eval_and_train_step, fill, formula
 
-# timm model -> (whet model, stem parameter in timm's names)
+# timm model -> (whet model, its width multiplier, stem parameter in timm's names)
 CASES = {
-    "resnet18": ("resnet18", "conv1.weight"),
-    "resnet50": ("resnet50", "conv1.weight"),
-    "mobilenetv2_100": ("mobilenet_v2", "conv_stem.weight"),
-    "mobilenetv3_small_100": ("mobilenet_v3_small", "conv_stem.weight"),
-    "mobilenetv3_large_100": ("mobilenet_v3_large", "conv_stem.weight"),
+    "resnet18": ("resnet18", 1.0, "conv1.weight"),
+    "resnet50": ("resnet50", 1.0, "conv1.weight"),
+    "mobilenetv2_100": ("mobilenet_v2", 1.0, "conv_stem.weight"),
+    "mobilenetv2_050": ("mobilenet_v2", 0.5, "conv_stem.weight"),
+    "mobilenetv2_140": ("mobilenet_v2", 1.4, "conv_stem.weight"),
+    "mobilenetv3_small_100": ("mobilenet_v3_small", 1.0, "conv_stem.weight"),
+    "mobilenetv3_large_100": ("mobilenet_v3_large", 1.0, "conv_stem.weight"),
 }
 INPUT = (2, 3, 64, 64)
 
 
 def make_case(name, out):
-    whet_name, stem = CASES[name]
+    whet_name, width_mult, stem = CASES[name]
     model = timm.create_model(name, pretrained=False, num_classes=NUM_CLASSES)
     fill(model)
     keys = [[k, list(t.shape)] for k, t in model.state_dict().items()]
@@ -59,7 +61,8 @@ def make_case(name, out):
     t = {k: v.detach().contiguous().clone() for k, v in t.items()}
     path = os.path.join(out, f"timm_{name}.safetensors")
     save_file(t, path, metadata={"torch": torch.__version__, "timm": timm.__version__,
-                                 "whet_model": whet_name, "keys": json.dumps(keys)})
+                                 "whet_model": whet_name, "width_mult": str(width_mult),
+                                 "keys": json.dumps(keys)})
     print(f"{path}: {os.path.getsize(path)} bytes, {len(keys)} entries; logits_eval max |.| "
           f"{t['logits_eval'].abs().max():.3g}, loss {loss.item():.5f}, "
           f"BatchNorm eps {bns[0].eps}, momentum {bns[0].momentum}")

@@ -36,7 +36,7 @@ int run_eval(const EvalArgs& a) {
   const Device device = train::runnable_device(a.device);
   train::check_precision_device(a.precision, device);
   const train::PrecisionPolicy precision = train::precision_policy(a.precision);
-  LoadedClassifier lc = load_classifier(a.model, a.weights, a.num_classes);
+  LoadedClassifier lc = load_classifier(a.model, a.weights, a.num_classes, a.width_mult);
   const int64_t num_classes = lc.model->num_classes();
   const int channels = lc.model->in_channels() == 1 ? 1 : 3;
 

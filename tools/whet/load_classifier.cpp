@@ -24,21 +24,24 @@ const Tensor* find_tensor(const nn::NamedTensors& sd, const std::string& name) {
     if (n == name) return &t;
   return nullptr;
 }
-// The BatchNorm settings of the run that wrote `weights`, where it recorded any: metadata
-// bn_eps and bn_momentum (weights from --save), or the run's config (checkpoints).
-void run_batchnorm(const std::map<std::string, std::string>& metadata, const std::string& weights,
-                   models::ModelOptions& o) {
+// What the names and shapes do not say about the model that wrote `weights`, where its run
+// recorded it: metadata width_mult, bn_eps and bn_momentum (weights from --save), or the
+// run's config (checkpoints).
+void run_model_options(const std::map<std::string, std::string>& metadata,
+                       const std::string& weights, models::ModelOptions& o) {
   if (auto it = metadata.find("config"); it != metadata.end()) {
     train::TrainConfig c;
     try {
       train::apply_toml(c, it->second, weights + " metadata");
+      o.width_mult = c.width_mult;
       if (c.bn_eps > 0) o.bn_eps = c.bn_eps;
       if (c.bn_momentum > 0) o.bn_momentum = c.bn_momentum;
     } catch (const Error&) {
       // A config of another whet version: the model's own settings apply.
     }
   }
-  for (auto [key, value] : {std::pair{"bn_eps", &o.bn_eps}, {"bn_momentum", &o.bn_momentum}}) {
+  for (auto [key, value] : {std::pair{"width_mult", &o.width_mult}, {"bn_eps", &o.bn_eps},
+                            {"bn_momentum", &o.bn_momentum}}) {
     auto it = metadata.find(key);
     if (it == metadata.end()) continue;
     char* end = nullptr;
@@ -52,7 +55,7 @@ void run_batchnorm(const std::map<std::string, std::string>& metadata, const std
 }  // namespace
 
 LoadedClassifier load_classifier(const std::string& model_name, const std::string& weights,
-                                 int64_t num_classes) {
+                                 int64_t num_classes, double width_mult) {
   models::ModelOptions o;
   o.init_weights = false;  // the strict load below overwrites every weight
   // A throwaway instance tells where the head and stem live (names differ per family).
@@ -73,7 +76,8 @@ LoadedClassifier load_classifier(const std::string& model_name, const std::strin
   if (!io::looks_like_pth(weights)) out_metadata = io::load_safetensors(weights).metadata;
   o.bn_eps = imported.bn_eps;
   o.bn_momentum = imported.bn_momentum;
-  run_batchnorm(out_metadata, weights, o);
+  run_model_options(out_metadata, weights, o);
+  if (width_mult > 0) o.width_mult = width_mult;
   const Tensor* head = find_tensor(sd, head_key);
   const Tensor* stem = find_tensor(sd, stem_key);
   WHET_CHECK(head && head->dim() == 2, weights, ": no 2-D '", head_key, "': not a ", model_name,
@@ -198,6 +202,10 @@ void add_classifier_options(CLI::App* cmd, ClassifierArgs& a) {
                   "The training run's augment setting, which picks the evaluation transform "
                   "(default: from the run's config.toml or the weights' metadata, else imagenet)")
       ->check(CLI::IsMember({"imagenet", "flip", "none"}));
+  cmd->add_option("--width-mult", a.width_mult,
+                  "MobileNets' width multiplier (default: from the weights' metadata or run "
+                  "config, else 1; 0.5 for timm's mobilenetv2_050)")
+      ->check(CLI::NonNegativeNumber);
 }
 
 }  // namespace whet::cli

@@ -19,6 +19,7 @@ namespace whet::cli {
 struct ClassifierArgs {
   std::string model, weights, augment;
   int64_t num_classes = 0, image_size = 0;
+  double width_mult = 0;  // 0: from the weights (metadata or run config), else 1
 };
 void add_classifier_options(CLI::App* cmd, ClassifierArgs& a);
 
@@ -28,10 +29,11 @@ struct LoadedClassifier {
   std::map<std::string, std::string> metadata;  // safetensors metadata; empty for .pth
 };
 
-// num_classes 0: the head's row count in the file. Throws whet::Error naming the file for an
+// num_classes 0: the head's row count in the file. width_mult 0: the file's metadata or run
+// config says, else 1. Throws whet::Error naming the file for an
 // unreadable file, a file without the model's head, or any key the model does not match.
 LoadedClassifier load_classifier(const std::string& model_name, const std::string& weights,
-                                 int64_t num_classes = 0);
+                                 int64_t num_classes = 0, double width_mult = 0);
 
 // The evaluation transform `whet train` used for the run that wrote `weights`
 // (train/setup.h eval_transform_for), so predictions see images prepared as validation saw

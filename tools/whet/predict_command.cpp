@@ -107,7 +107,7 @@ int run_predict(const PredictArgs& a) {
   const Device device = train::runnable_device(a.device);
   train::check_precision_device(a.precision, device);
   const train::PrecisionPolicy precision = train::precision_policy(a.precision);
-  LoadedClassifier lc = load_classifier(a.model, a.weights, a.num_classes);
+  LoadedClassifier lc = load_classifier(a.model, a.weights, a.num_classes, a.width_mult);
   lc.model->to(device);
   set_allow_tf32(precision.tf32);
   const int64_t C = lc.model->num_classes();
