@@ -274,6 +274,17 @@ TEST_CASE("timm weights: --width-mult trains, saves and evaluates timm's mobilen
   Run narrow = eval(timm_file, "");
   CHECK(narrow.status != 0);
   REQUIRE(eval(timm_file, "--width-mult 0.5").status == 0);
+  Run inspect = run_whet("inspect --model mobilenet_v2 --width-mult 0.5 --num-classes 10 "
+                         "--weights " + timm_file);
+  CHECK(whet_test::contains(inspect.out, "loaded 314 of 314 entries"));
+  const std::string in = dir / "in.safetensors", out = dir / "out.safetensors";
+  io::save_safetensors(in, {{"input", permute(golden::formula("input", {2, 3, 64, 64}),
+                                              {0, 2, 3, 1})}});
+  Run forward = run_whet("forward --model mobilenet_v2 --width-mult 0.5 --num-classes 10 "
+                         "--weights " + timm_file + " --input " + in + " --output " + out);
+  INFO(forward.out);
+  REQUIRE(forward.status == 0);
+  check_close("logits", io::load_safetensors(out).tensors.at(0).second, fx["logits_eval"]);
 
   const std::string saved = dir / "final.safetensors";
   Run r = run_whet("train --model mobilenet_v2 --width-mult 0.5 --weights " + timm_file +

@@ -19,6 +19,7 @@ namespace {
 struct ForwardArgs {
   std::string model, weights, input, output, device = "cpu", precision = "fp32";
   int64_t num_classes = 1000;
+  double width_mult = 1.0;
 };
 
 int run_forward(const ForwardArgs& a) {
@@ -26,6 +27,7 @@ int run_forward(const ForwardArgs& a) {
   const models::ImportedWeights w = models::import_weights(a.model, io::read_state_dict(a.weights));
   models::ModelOptions o;
   o.num_classes = a.num_classes;
+  o.width_mult = a.width_mult;
   o.init_weights = false;  // the strict load below overwrites every weight
   o.bn_eps = w.bn_eps;     // timm's MobileNetV3 normalises as timm does
   o.bn_momentum = w.bn_momentum;
@@ -69,6 +71,8 @@ void add_forward_command(CLI::App& app) {
   cmd->add_option("--model", a->model, "Model name (see `whet models`)")->required();
   cmd->add_option("--num-classes", a->num_classes, "Classes of the head")
       ->required()
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--width-mult", a->width_mult, "MobileNets' width multiplier (default 1)")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--weights", a->weights, "Weights (.safetensors or .pth), loaded strictly")
       ->required()

@@ -18,6 +18,7 @@ namespace {
 struct InspectArgs {
   std::string model, weights, input_size;
   int64_t num_classes = 1000;
+  double width_mult = 1.0;
   std::vector<std::string> freeze;
 };
 
@@ -46,6 +47,7 @@ int inspect(const InspectArgs& a) {
   const models::ModelInfo* info = models::find_model(a.model);
   models::ModelOptions o;
   o.num_classes = a.num_classes;
+  o.width_mult = a.width_mult;
   o.init_weights = false;  // shapes, counts and FLOPs do not depend on the values
   models::ClassifierPtr m = models::create_model(a.model, o);
   // C = 0: whatever the stem reads (after loading weights).
@@ -93,6 +95,8 @@ void add_inspect_command(CLI::App& app) {
   auto a = std::make_shared<InspectArgs>();
   cmd->add_option("--model", a->model, "Model name (see `whet models`)")->required();
   cmd->add_option("--num-classes", a->num_classes, "Classes of the head (default 1000)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--width-mult", a->width_mult, "MobileNets' width multiplier (default 1)")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--weights", a->weights,
                   "Weights to load (.safetensors or .pth; non-strict, mismatches reported)")
