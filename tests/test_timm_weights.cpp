@@ -145,14 +145,38 @@ namespace fs = std::filesystem;
 using whet_test::Run;
 using whet_test::run_whet;
 
-// `whet eval ... --json -`'s loss.
+// The fixture's timm state dict written to `path`, as a timm checkpoint holds it.
+std::string write_timm_file(const golden::Fixture& fx, const std::string& path) {
+  io::save_safetensors(path, timm_state_dict(fx), {{"format", "pt"}});
+  return path;
+}
+
+// `whet eval --model MODEL_FLAGS ... --json -` on 32x32 tensor data.
+Run eval_run(const std::string& model_flags, const std::string& weights, const std::string& data) {
+  return run_whet("eval --model " + model_flags + " --weights " + weights + " --data tensors:" +
+                      data + " --augment none --image-size 32 --workers 0 --json -",
+                  /*stdout_only=*/true);
+}
+
+// Its loss, for mobilenet_v3_small.
 double eval_loss(const std::string& weights, const std::string& data) {
-  Run r = run_whet("eval --model mobilenet_v3_small --weights " + weights + " --data tensors:" +
-                       data + " --augment none --image-size 32 --workers 0 --json -",
-                   /*stdout_only=*/true);
+  Run r = eval_run("mobilenet_v3_small", weights, data);
   INFO(weights, ": ", r.out);
   REQUIRE(r.status == 0);
   return nlohmann::json::parse(r.out)["loss"].get<double>();
+}
+
+// `whet forward --model MODEL_FLAGS` of the fixture's input computes the fixture's logits.
+void check_forward(const std::string& model_flags, const std::string& weights,
+                   const train_test::TempDir& dir, const golden::Fixture& fx) {
+  const std::string in = dir / "in.safetensors", out = dir / "out.safetensors";
+  io::save_safetensors(in, {{"input", permute(golden::formula("input", {2, 3, 64, 64}),
+                                              {0, 2, 3, 1})}});
+  Run r = run_whet("forward --model " + model_flags + " --num-classes 10 --weights " + weights +
+                   " --input " + in + " --output " + out);
+  INFO(r.out);
+  REQUIRE(r.status == 0);
+  check_close("logits", io::load_safetensors(out).tensors.at(0).second, fx["logits_eval"]);
 }
 
 // `file` written again with its metadata keys `drop` left out.
@@ -169,19 +193,11 @@ std::string without_metadata(const std::string& file, const std::string& out,
 TEST_CASE("timm weights: whet train, eval and forward build timm's MobileNetV3 from its file") {
   train_test::TempDir dir;
   const golden::Fixture fx("timm_mobilenetv3_small_100.safetensors");
-  const std::string timm_file = dir / "timm.safetensors";
-  io::save_safetensors(timm_file, timm_state_dict(fx), {{"format", "pt"}});
+  const std::string timm_file = write_timm_file(fx, dir / "timm.safetensors");
   const std::string data = train_test::write_tensor_data(dir / "data.safetensors", 40, 10, 32);
 
   SUBCASE("forward computes timm's logits") {
-    const std::string in = dir / "in.safetensors", out = dir / "out.safetensors";
-    const Tensor x = permute(golden::formula("input", {2, 3, 64, 64}), {0, 2, 3, 1});
-    io::save_safetensors(in, {{"input", x}});
-    Run r = run_whet("forward --model mobilenet_v3_small --num-classes 10 --weights " +
-                     timm_file + " --input " + in + " --output " + out);
-    INFO(r.out);
-    REQUIRE(r.status == 0);
-    check_close("logits", io::load_safetensors(out).tensors.at(0).second, fx["logits_eval"]);
+    check_forward("mobilenet_v3_small", timm_file, dir, fx);
   }
 
   SUBCASE("inspect loads every entry") {
@@ -261,30 +277,17 @@ TEST_CASE("timm weights: whet train, eval and forward build timm's MobileNetV3 f
 TEST_CASE("timm weights: --width-mult trains, saves and evaluates timm's mobilenetv2_050") {
   train_test::TempDir dir;
   const golden::Fixture fx("timm_mobilenetv2_050.safetensors");
-  const std::string timm_file = dir / "timm050.safetensors";
-  io::save_safetensors(timm_file, timm_state_dict(fx), {{"format", "pt"}});
+  const std::string timm_file = write_timm_file(fx, dir / "timm050.safetensors");
   const std::string data = train_test::write_tensor_data(dir / "data.safetensors", 40, 10, 32);
-  auto eval = [&](const std::string& weights, const std::string& flags) {
-    return run_whet("eval --model mobilenet_v2 --weights " + weights + " --data tensors:" + data +
-                        " --augment none --image-size 32 --workers 0 --json - " + flags,
-                    /*stdout_only=*/true);
-  };
 
   // Without the width the file fits no mobilenet_v2; with it, every entry loads.
-  Run narrow = eval(timm_file, "");
+  Run narrow = eval_run("mobilenet_v2", timm_file, data);
   CHECK(narrow.status != 0);
-  REQUIRE(eval(timm_file, "--width-mult 0.5").status == 0);
+  REQUIRE(eval_run("mobilenet_v2 --width-mult 0.5", timm_file, data).status == 0);
   Run inspect = run_whet("inspect --model mobilenet_v2 --width-mult 0.5 --num-classes 10 "
                          "--weights " + timm_file);
   CHECK(whet_test::contains(inspect.out, "loaded 314 of 314 entries"));
-  const std::string in = dir / "in.safetensors", out = dir / "out.safetensors";
-  io::save_safetensors(in, {{"input", permute(golden::formula("input", {2, 3, 64, 64}),
-                                              {0, 2, 3, 1})}});
-  Run forward = run_whet("forward --model mobilenet_v2 --width-mult 0.5 --num-classes 10 "
-                         "--weights " + timm_file + " --input " + in + " --output " + out);
-  INFO(forward.out);
-  REQUIRE(forward.status == 0);
-  check_close("logits", io::load_safetensors(out).tensors.at(0).second, fx["logits_eval"]);
+  check_forward("mobilenet_v2 --width-mult 0.5", timm_file, dir, fx);
 
   const std::string saved = dir / "final.safetensors";
   Run r = run_whet("train --model mobilenet_v2 --width-mult 0.5 --weights " + timm_file +
@@ -295,7 +298,8 @@ TEST_CASE("timm weights: --width-mult trains, saves and evaluates timm's mobilen
   REQUIRE(r.status == 0);
   CHECK(io::load_safetensors(saved).metadata.at("width_mult") == "0.5");
   // The saved weights and the run's checkpoint say their width themselves.
-  Run from_saved = eval(saved, ""), from_checkpoint = eval(dir / "run/last.safetensors", "");
+  Run from_saved = eval_run("mobilenet_v2", saved, data);
+  Run from_checkpoint = eval_run("mobilenet_v2", dir / "run/last.safetensors", data);
   REQUIRE(from_saved.status == 0);
   REQUIRE(from_checkpoint.status == 0);
   CHECK(nlohmann::json::parse(from_saved.out)["loss"] ==

@@ -244,10 +244,10 @@ void apply_freezing(models::Classifier& m, const TrainConfig& c) {
 }
 
 models::ImportedWeights read_pretrained(TrainConfig& c) {
-  const nn::NamedTensors sd = checkpoint_weights(c.weights);
+  nn::NamedTensors sd = checkpoint_weights(c.weights);
   models::ImportedWeights w;
   try {
-    w = models::import_weights(c.model, sd);
+    w = models::import_weights(c.model, std::move(sd));
   } catch (const Error& e) {
     throw Error("--weights " + c.weights + ": " + e.what());
   }

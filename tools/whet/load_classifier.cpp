@@ -100,7 +100,7 @@ LoadedClassifier load_classifier(const std::string& model_name, const std::strin
     throw Error(weights + ": " + e.what());
   }
   out.model->eval();
-  out.class_names = class_names_from_metadata(weights);
+  out.class_names = class_names_from_metadata(out.metadata);
   if (!out.class_names.empty() && int64_t(out.class_names.size()) != file_classes)
     out.class_names.clear();  // stale metadata: indices are better than wrong names
   return out;
@@ -154,11 +154,10 @@ data::TransformPtr run_eval_transform(const LoadedClassifier& lc, const std::str
   return train::eval_transform_for(c);
 }
 
-std::vector<std::string> class_names_from_metadata(const std::string& weights_path) {
-  if (io::looks_like_pth(weights_path)) return {};
-  const io::SafetensorsFile f = io::load_safetensors(weights_path);
-  auto it = f.metadata.find("class_names");
-  if (it == f.metadata.end() || it->second.empty()) return {};
+std::vector<std::string> class_names_from_metadata(
+    const std::map<std::string, std::string>& metadata) {
+  auto it = metadata.find("class_names");
+  if (it == metadata.end() || it->second.empty()) return {};
   const std::string& v = it->second;
   if (v.front() == '[') {
     const nlohmann::json j = nlohmann::json::parse(v, nullptr, /*allow_exceptions=*/false);

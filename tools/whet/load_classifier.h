@@ -47,8 +47,10 @@ data::TransformPtr run_eval_transform(const LoadedClassifier& lc, const std::str
                                       const std::string& augment, std::string& source);
 
 // Class names from safetensors metadata "class_names": a JSON array of strings, or a
-// comma-separated list (data/tensor_dataset.h's convention). Empty when absent.
-std::vector<std::string> class_names_from_metadata(const std::string& weights_path);
+// comma-separated list (data/tensor_dataset.h's convention). Empty when absent (and for a
+// .pth, whose metadata is empty).
+std::vector<std::string> class_names_from_metadata(
+    const std::map<std::string, std::string>& metadata);
 
 // One name per non-empty line (trailing whitespace trimmed); throws when unreadable or empty.
 std::vector<std::string> read_class_names_file(const std::string& path);
