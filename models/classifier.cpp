@@ -28,6 +28,14 @@ std::pair<nn::Module*, std::string> parent_of(nn::Module& root, const std::strin
 }
 }  // namespace
 
+const char* width_rule_name(WidthRule r) { return r == WidthRule::timm ? "timm" : "torchvision"; }
+
+WidthRule parse_width_rule(const std::string& s, const std::string& what) {
+  for (WidthRule r : {WidthRule::torchvision, WidthRule::timm})
+    if (s == width_rule_name(r)) return r;
+  WHET_FAIL(what, " '", s, "': expected torchvision or timm");
+}
+
 nn::Linear& Classifier::head() const {
   return layer_at<nn::Linear>(*this, head_prefix(), "head", "Linear");
 }

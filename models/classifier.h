@@ -14,11 +14,22 @@
 
 namespace whet::models {
 
+// How width_mult scales a MobileNetV3 (models/mobilenet_v3.h). The two rules agree at width 1.
+//   torchvision: every width of the block table multiplied and rounded to a multiple of 8.
+//   timm: each block's expansion is its ratio times the block's (rounded) input width, the
+//         stem stays 16 below width 0.75, and the head keeps 1024 (small) / 1280 (large)
+//         features: timm's mobilenetv3_small_050, _small_075, _large_075.
+enum class WidthRule { torchvision, timm };
+const char* width_rule_name(WidthRule r);
+// "torchvision" or "timm"; anything else throws whet::Error naming `what` (a flag or key).
+WidthRule parse_width_rule(const std::string& s, const std::string& what);
+
 // How to build a model of the zoo (each constructor and models::create_model take these).
 struct ModelOptions {
   int64_t num_classes = 1000;
-  int64_t in_channels = 0;  // 0: the model's own (3; small_cnn 1)
-  double width_mult = 1.0;  // MobileNets only; others refuse any other value
+  int64_t in_channels = 0;                        // 0: the model's own (3; small_cnn 1)
+  double width_mult = 1.0;                        // MobileNets only; others refuse any other value
+  WidthRule width_rule = WidthRule::torchvision;  // MobileNetV3 only; others refuse timm
   // Dropout before the head's last Linear; negative: the model's own (MobileNets' 0.2,
   // none for ResNets; timm's drop_rate). small_cnn has none and refuses a positive value.
   double dropout = -1;

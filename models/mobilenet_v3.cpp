@@ -30,6 +30,51 @@ const std::vector<InvertedResidualConfig> kSmall = {
     {96, 5, 576, 96, true, true, 1, 1},
 };
 
+// timm's expansion ratio of each row above (its arch strings' e values): under the timm width
+// rule a block expands its rounded input width by this ratio. ratio x input reproduces the
+// table's expanded width at width 1 (3.67 x 24 = 88.08 -> 88). 1: no expansion (timm's
+// depthwise-separable first block).
+const std::vector<double> kLargeTimmRatio = {1, 4, 3, 3, 3, 3, 6, 2.5, 2.3, 2.3, 6, 6, 6, 6, 6};
+const std::vector<double> kSmallTimmRatio = {1, 4.5, 3.67, 4, 6, 6, 3, 3, 6, 6, 6};
+
+// Every width of the network, scaled by width_mult under rule r.
+struct Widths {
+  std::vector<InvertedResidualConfig> blocks;
+  int64_t stem, last_conv, head;  // features.0's output, features.N+1's, classifier.0's
+};
+
+Widths scaled_widths(MobileNetV3Arch arch, double width_mult, WidthRule r) {
+  const bool large = arch == MobileNetV3Arch::large;
+  auto adjust = [&](double c) { return make_divisible(c * width_mult, 8); };
+  Widths w{large ? kLarge : kSmall, 0, 0, 0};
+  const double head_features = large ? 1280 : 1024,
+               last_conv = 6.0 * double(w.blocks.back().out_channels);
+  if (r == WidthRule::torchvision) {
+    for (auto& c : w.blocks) {
+      c.input_channels = adjust(double(c.input_channels));
+      c.expanded_channels = adjust(double(c.expanded_channels));
+      c.out_channels = adjust(double(c.out_channels));
+    }
+    w.stem = w.blocks.front().input_channels;
+    w.last_conv = 6 * w.blocks.back().out_channels;
+    w.head = adjust(head_features);
+    return w;
+  }
+  const std::vector<double>& ratio = large ? kLargeTimmRatio : kSmallTimmRatio;
+  w.stem = width_mult < 0.75 ? 16 : adjust(16);  // timm's fix_stem
+  int64_t in = w.stem;
+  for (size_t i = 0; i < w.blocks.size(); ++i) {
+    auto& c = w.blocks[i];
+    c.input_channels = in;
+    c.expanded_channels = ratio[i] == 1 ? in : make_divisible(double(in) * ratio[i], 8);
+    c.out_channels = adjust(double(c.out_channels));
+    in = c.out_channels;
+  }
+  w.last_conv = adjust(last_conv);
+  w.head = int64_t(head_features);
+  return w;
+}
+
 ConvNormActSpec cna(int64_t in, int64_t out, int kernel, int stride, int groups, int dilation,
                     Act act) {
   return ConvNormActSpec{in, out, kernel, stride, groups, dilation, act, kBnEps, kBnMomentum};
@@ -65,29 +110,22 @@ Tensor InvertedResidualV3::forward(const Tensor& x) {
 MobileNetV3::MobileNetV3(MobileNetV3Arch arch, const ModelOptions& o) : Classifier("MobileNetV3") {
   const double width_mult = o.width_mult;
   WHET_CHECK(width_mult > 0, "MobileNetV3: width_mult must be positive, got ", width_mult);
-  auto adjust = [&](int64_t c) { return make_divisible(double(c) * width_mult, 8); };
-  std::vector<InvertedResidualConfig> setting = arch == MobileNetV3Arch::large ? kLarge : kSmall;
-  for (auto& c : setting) {
-    c.input_channels = adjust(c.input_channels);
-    c.expanded_channels = adjust(c.expanded_channels);
-    c.out_channels = adjust(c.out_channels);
-  }
-  const int64_t last_channel = adjust(arch == MobileNetV3Arch::large ? 1280 : 1024);
+  const Widths widths = scaled_widths(arch, width_mult, o.width_rule);
 
   auto features = std::make_shared<nn::Sequential>();
   features->push_back(std::make_shared<Conv2dNormActivation>(
-      cna(o.channels_or(3), setting.front().input_channels, 3, 2, 1, 1, Act::hardswish)));
-  for (const auto& c : setting) features->push_back(std::make_shared<InvertedResidualV3>(c));
-  const int64_t lastconv_in = setting.back().out_channels, lastconv_out = 6 * lastconv_in;
+      cna(o.channels_or(3), widths.stem, 3, 2, 1, 1, Act::hardswish)));
+  for (const auto& c : widths.blocks) features->push_back(std::make_shared<InvertedResidualV3>(c));
+  const int64_t lastconv_in = widths.blocks.back().out_channels, lastconv_out = widths.last_conv;
   features->push_back(std::make_shared<Conv2dNormActivation>(
       cna(lastconv_in, lastconv_out, 1, 1, 1, 1, Act::hardswish)));
   register_module("features", features);
   register_module("avgpool", std::make_shared<nn::AdaptiveAvgPool2d>(1));
   auto classifier = std::make_shared<nn::Sequential>();
-  classifier->push_back(std::make_shared<nn::Linear>(lastconv_out, last_channel));
+  classifier->push_back(std::make_shared<nn::Linear>(lastconv_out, widths.head));
   classifier->push_back(std::make_shared<nn::Hardswish>());
   classifier->push_back(std::make_shared<nn::Dropout>(o.dropout < 0 ? 0.2 : o.dropout));
-  classifier->push_back(std::make_shared<nn::Linear>(last_channel, o.num_classes));
+  classifier->push_back(std::make_shared<nn::Linear>(widths.head, o.num_classes));
   register_module("classifier", classifier);
   if (o.init_weights) init_torchvision_(*this, /*linear_std=*/0.01);
 }

@@ -5,6 +5,8 @@
 // projection without activation), features.N+1 (1x1 to 6x the last width, Hardswish),
 // avgpool, flatten, classifier.0 Linear, classifier.1 Hardswish, classifier.2 Dropout(0.2),
 // classifier.3 Linear. Every BatchNorm2d has eps 0.001, momentum 0.01.
+// ModelOptions::width_rule picks how width_mult scales the widths: torchvision's rule, or
+// timm's for its width variants (models/classifier.h); both give torchvision's table at 1.
 // InvertedResidual: y = x + block(x) when stride 1 and channels match, else block(x).
 #pragma once
 #include "models/classifier.h"

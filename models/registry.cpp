@@ -72,6 +72,9 @@ ClassifierPtr create_model(const std::string& name, const ModelOptions& o) {
   WHET_CHECK(o.bn_eps >= 0 && o.bn_momentum >= 0 && o.bn_momentum <= 1, name,
              ": BatchNorm eps must be positive and momentum in (0, 1], got eps ", o.bn_eps,
              ", momentum ", o.bn_momentum);
+  WHET_CHECK(o.width_rule == WidthRule::torchvision || name.rfind("mobilenet_v3", 0) == 0, name,
+             ": the timm width rule applies to MobileNetV3 only (timm's other models share "
+             "torchvision's widths)");
   ClassifierPtr m = info->create(o);
   for (auto& [path, module] : m->named_modules())
     if (auto* bn = dynamic_cast<nn::BatchNorm2d*>(module)) {

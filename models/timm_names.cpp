@@ -192,6 +192,7 @@ ImportedWeights import_weights(const std::string& model_name, nn::NamedTensors s
   if (fam == Family::v3) {
     out.bn_eps = 1e-5;  // timm's BatchNorm2d defaults, where torchvision's V3 sets its own
     out.bn_momentum = 0.1;
+    out.width_rule = WidthRule::timm;
   }
   return out;
 }

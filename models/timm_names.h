@@ -11,13 +11,16 @@
 //                                      as a Linear)
 //   classifier                      -> classifier.1 (V2), classifier.3 (V3)
 // timm's MobileNetV3 also normalises with BatchNorm eps 1e-5 and momentum 0.1 where
-// torchvision's uses 1e-3 and 0.01; a model built with timm's values computes what timm
-// computes (ModelOptions::bn_eps, bn_momentum).
+// torchvision's uses 1e-3 and 0.01, and scales its widths by timm's rule (mobilenetv3_small_050
+// and _075, mobilenetv3_large_075 differ from torchvision's at those widths); a model built
+// with timm's values computes what timm computes (ModelOptions::bn_eps, bn_momentum,
+// width_rule). The width multiplier itself is not in the weights: it is the user's to give.
 // Not covered: timm's tf_* ports (TensorFlow "SAME" padding, same names) and other
 // architectures (EfficientNet, ResNet-D): their keys stay unmatched and loading names them.
 #pragma once
 #include <string>
 
+#include "models/classifier.h"
 #include "nn/module.h"
 
 namespace whet::models {
@@ -28,6 +31,7 @@ struct ImportedWeights {
   // The BatchNorm settings of the model the weights come from, where they differ from
   // whet's model's own; 0: whet's own.
   double bn_eps = 0, bn_momentum = 0;
+  WidthRule width_rule = WidthRule::torchvision;  // how the source scales widths
 };
 
 // True when `sd` carries timm's MobileNet/EfficientNet names (a "conv_stem.weight").

@@ -53,6 +53,7 @@ void check_timm(const std::string& timm_name, const std::string& expected_source
   o.width_mult = std::stod(fx.metadata("width_mult"));
   o.bn_eps = w.bn_eps;
   o.bn_momentum = w.bn_momentum;
+  o.width_rule = w.width_rule;
   models::ClassifierPtr model = models::create_model(whet_name, o);
   io::load_pytorch_state_dict(*model, w.tensors, /*strict=*/true);  // every key, every shape
 
@@ -77,7 +78,8 @@ void check_timm(const std::string& timm_name, const std::string& expected_source
 
   NoGradGuard no_grad;
   Tensor squares = zeros({}, DType::f64);
-  for (const Tensor& p : model->trainable_parameters()) squares = squares + sum(mul(p.grad(), p.grad()));
+  for (const Tensor& p : model->trainable_parameters())
+    squares = squares + sum(mul(p.grad(), p.grad()));
   check_close("grad_norm", sqrt(squares), fx["grad_norm"], kF64Rtol, kF64Atol);
   check_close("grad.stem", model->stem().weight.grad().flatten().slice(0, 256), fx["grad.stem"],
               kF64Rtol, kF64Atol);
@@ -112,6 +114,52 @@ TEST_CASE("timm weights: mobilenetv3_small_100 into mobilenet_v3_small") {
 
 TEST_CASE("timm weights: mobilenetv3_large_100 into mobilenet_v3_large") {
   check_timm("mobilenetv3_large_100", "timm");
+}
+
+TEST_CASE("timm weights: mobilenetv3_small_050, _small_075 and _large_075 by timm's width rule") {
+  // timm fixes the stem at 16 below 0.75, expands each block's rounded input by its ratio and
+  // keeps the 1024/1280 head: at these widths torchvision's rule builds other shapes.
+  check_timm("mobilenetv3_small_050", "timm");
+  check_timm("mobilenetv3_small_075", "timm");
+  check_timm("mobilenetv3_large_075", "timm");
+  for (const char* name :
+       {"mobilenetv3_small_050", "mobilenetv3_small_075", "mobilenetv3_large_075"}) {
+    INFO(name);
+    golden::Fixture fx(std::string("timm_") + name + ".safetensors");
+    const std::string whet_name = fx.metadata("whet_model");
+    const models::ImportedWeights w = models::import_weights(whet_name, timm_state_dict(fx));
+    CHECK(w.width_rule == models::WidthRule::timm);
+    models::ModelOptions o;
+    o.num_classes = 10;
+    o.init_weights = false;
+    o.width_mult = std::stod(fx.metadata("width_mult"));
+    const models::ClassifierPtr torchvision_rule = models::create_model(whet_name, o);
+    CHECK_FALSE(io::load_pytorch_state_dict(*torchvision_rule, w.tensors, /*strict=*/false).ok());
+  }
+}
+
+TEST_CASE("timm width rule: equal to torchvision's at width 1, refused outside MobileNetV3") {
+  for (const char* name : {"mobilenet_v3_small", "mobilenet_v3_large"}) {
+    INFO(name);
+    models::ModelOptions o;
+    o.init_weights = false;
+    const models::ClassifierPtr tv = models::create_model(name, o);
+    o.width_rule = models::WidthRule::timm;
+    const models::ClassifierPtr timm = models::create_model(name, o);
+    const nn::NamedTensors a = tv->state_dict(), b = timm->state_dict();
+    REQUIRE(a.size() == b.size());
+    for (size_t i = 0; i < a.size(); ++i) {
+      CHECK(a[i].first == b[i].first);
+      CHECK(a[i].second.shape() == b[i].second.shape());
+    }
+  }
+  models::ModelOptions o;
+  o.width_rule = models::WidthRule::timm;
+  CHECK(train_test::contains(train_test::error_of([&] { models::create_model("mobilenet_v2", o); }),
+                             "mobilenet_v2: the timm width rule applies to MobileNetV3 only"));
+  CHECK(train_test::contains(
+      train_test::error_of([&] { models::parse_width_rule("tf", "--width-rule"); }),
+      "--width-rule 'tf': expected torchvision or timm"));
 }
 
 TEST_CASE("timm weights: import errors name the problem") {
@@ -170,8 +218,8 @@ double eval_loss(const std::string& weights, const std::string& data) {
 void check_forward(const std::string& model_flags, const std::string& weights,
                    const train_test::TempDir& dir, const golden::Fixture& fx) {
   const std::string in = dir / "in.safetensors", out = dir / "out.safetensors";
-  io::save_safetensors(in, {{"input", permute(golden::formula("input", {2, 3, 64, 64}),
-                                              {0, 2, 3, 1})}});
+  io::save_safetensors(
+      in, {{"input", permute(golden::formula("input", {2, 3, 64, 64}), {0, 2, 3, 1})}});
   Run r = run_whet("forward --model " + model_flags + " --num-classes 10 --weights " + weights +
                    " --input " + in + " --output " + out);
   INFO(r.out);
@@ -240,8 +288,9 @@ TEST_CASE("timm weights: whet train, eval and forward build timm's MobileNetV3 f
     Run wrong = run_whet("convert --model resnet18 " + timm_file + " " + converted);
     CHECK(wrong.status != 0);
     CHECK(whet_test::contains(wrong.out, "resnet18 is no MobileNet"));
-    Run train = run_whet("train --model resnet18 --weights " + timm_file + " --data tensors:" +
-                         data + " --epochs 1 --workers 0 --output-dir " + (dir / "wrong"));
+    Run train =
+        run_whet("train --model resnet18 --weights " + timm_file + " --data tensors:" + data +
+                 " --epochs 1 --workers 0 --output-dir " + (dir / "wrong"));
     CHECK(train.status != 0);
     CHECK(whet_test::contains(train.out, "--weights " + timm_file + ": the weights carry timm's"));
   }
@@ -249,13 +298,15 @@ TEST_CASE("timm weights: whet train, eval and forward build timm's MobileNetV3 f
   SUBCASE("train records timm's BatchNorm settings; eval reads them back") {
     const std::string run_dir = dir / "run", saved = dir / "final.safetensors";
     Run r = run_whet("train --model mobilenet_v3_small --weights " + timm_file +
-                     " --data tensors:" + data + " --image-size 32 --augment none --epochs 1 "
+                     " --data tensors:" + data +
+                     " --image-size 32 --augment none --epochs 1 "
                      "--batch-size 8 --max-steps-per-epoch 2 --workers 0 --lr 0.01 --output-dir " +
                      run_dir + " --save " + saved);
     INFO(r.out);
     REQUIRE(r.status == 0);
-    CHECK(whet_test::contains(r.out, "(timm's names, translated; BatchNorm eps 1e-05, momentum "
-                                     "0.1 as timm's)"));
+    CHECK(whet_test::contains(r.out,
+                              "(timm's names, translated; BatchNorm eps 1e-05, momentum "
+                              "0.1 as timm's)"));
     std::stringstream config;
     config << std::ifstream(run_dir + "/config.toml").rdbuf();
     INFO(config.str());
@@ -284,14 +335,17 @@ TEST_CASE("timm weights: --width-mult trains, saves and evaluates timm's mobilen
   Run narrow = eval_run("mobilenet_v2", timm_file, data);
   CHECK(narrow.status != 0);
   REQUIRE(eval_run("mobilenet_v2 --width-mult 0.5", timm_file, data).status == 0);
-  Run inspect = run_whet("inspect --model mobilenet_v2 --width-mult 0.5 --num-classes 10 "
-                         "--weights " + timm_file);
+  Run inspect = run_whet(
+      "inspect --model mobilenet_v2 --width-mult 0.5 --num-classes 10 "
+      "--weights " +
+      timm_file);
   CHECK(whet_test::contains(inspect.out, "loaded 314 of 314 entries"));
   check_forward("mobilenet_v2 --width-mult 0.5", timm_file, dir, fx);
 
   const std::string saved = dir / "final.safetensors";
   Run r = run_whet("train --model mobilenet_v2 --width-mult 0.5 --weights " + timm_file +
-                   " --data tensors:" + data + " --image-size 32 --augment none --epochs 1 "
+                   " --data tensors:" + data +
+                   " --image-size 32 --augment none --epochs 1 "
                    "--batch-size 8 --max-steps-per-epoch 1 --workers 0 --output-dir " +
                    (dir / "run") + " --save " + saved);
   INFO(r.out);
@@ -304,4 +358,56 @@ TEST_CASE("timm weights: --width-mult trains, saves and evaluates timm's mobilen
   REQUIRE(from_checkpoint.status == 0);
   CHECK(nlohmann::json::parse(from_saved.out)["loss"] ==
         nlohmann::json::parse(from_checkpoint.out)["loss"]);
+}
+
+TEST_CASE("timm weights: mobilenetv3_small_050 trains, saves, converts and evaluates by its rule") {
+  train_test::TempDir dir;
+  const golden::Fixture fx("timm_mobilenetv3_small_050.safetensors");
+  const std::string timm_file = write_timm_file(fx, dir / "timm050.safetensors");
+  const std::string data = train_test::write_tensor_data(dir / "data.safetensors", 40, 10, 32);
+  const std::string model = "mobilenet_v3_small --width-mult 0.5";
+
+  check_forward(model, timm_file, dir, fx);
+  Run inspect = run_whet("inspect --model " + model + " --num-classes 10 --weights " + timm_file);
+  CHECK(whet_test::contains(inspect.out, "loaded 244 of 244 entries"));
+  Run tv_rule = run_whet("inspect --model " + model +
+                         " --width-rule torchvision --num-classes 10 "
+                         "--weights " +
+                         timm_file);
+  CHECK_FALSE(whet_test::contains(tv_rule.out, "loaded 244 of 244 entries"));
+
+  const std::string converted = dir / "converted.safetensors";
+  REQUIRE(run_whet("convert --model mobilenet_v3_small " + timm_file + " " + converted).status ==
+          0);
+  CHECK(io::load_safetensors(converted).metadata.at("width_rule") == "timm");
+  Run from_timm = eval_run(model, timm_file, data),
+      from_converted = eval_run(model, converted, data);
+  REQUIRE(from_timm.status == 0);
+  REQUIRE(from_converted.status == 0);
+  CHECK(nlohmann::json::parse(from_timm.out)["loss"] ==
+        nlohmann::json::parse(from_converted.out)["loss"]);
+
+  const std::string run_dir = dir / "run", saved = dir / "final.safetensors";
+  Run r =
+      run_whet("train --model " + model + " --weights " + timm_file + " --data tensors:" + data +
+               " --image-size 32 --augment none --epochs 1 --batch-size 8 "
+               "--max-steps-per-epoch 1 --workers 0 --output-dir " +
+               run_dir + " --save " + saved);
+  INFO(r.out);
+  REQUIRE(r.status == 0);
+  std::stringstream config;
+  config << std::ifstream(run_dir + "/config.toml").rdbuf();
+  CHECK(whet_test::contains(config.str(), "width_rule = 'timm'\n"));
+  CHECK(io::load_safetensors(saved).metadata.at("width_rule") == "timm");
+  // The saved weights and the checkpoint say their width and rule themselves.
+  Run from_saved = eval_run("mobilenet_v3_small", saved, data);
+  Run from_checkpoint = eval_run("mobilenet_v3_small", run_dir + "/last.safetensors", data);
+  INFO(from_saved.out, from_checkpoint.out);
+  REQUIRE(from_saved.status == 0);
+  REQUIRE(from_checkpoint.status == 0);
+  CHECK(nlohmann::json::parse(from_saved.out)["loss"] ==
+        nlohmann::json::parse(from_checkpoint.out)["loss"]);
+  Run bare = eval_run("mobilenet_v3_small --width-mult 0.5",
+                      without_metadata(saved, dir / "bare.safetensors", {"width_rule"}), data);
+  CHECK(bare.status != 0);  // torchvision's rule builds other shapes
 }

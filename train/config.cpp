@@ -245,6 +245,7 @@ void resolve(TrainConfig& c) {
   check_range("drop_rate", c.drop_rate, c.drop_rate < 1, "below 1 (negative: the model's own)");
   check_range("drop_path", c.drop_path, c.drop_path >= 0 && c.drop_path < 1, "in [0, 1)");
   check_range("width_mult", c.width_mult, c.width_mult > 0, "positive");
+  if (!c.width_rule.empty()) check_choice("width_rule", c.width_rule, {"torchvision", "timm"});
   check_range("bn_eps", c.bn_eps, c.bn_eps >= 0, ">= 0 (0: the model's own)");
   check_range("bn_momentum", c.bn_momentum, c.bn_momentum >= 0 && c.bn_momentum <= 1,
               "in [0, 1] (0: the model's own)");

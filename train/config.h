@@ -34,6 +34,7 @@ struct TrainConfig {
   double drop_path = 0;                  // stochastic depth rate of the last residual block
   int64_t freeze_stages = 0;             // the first N stages (stem first), BatchNorm included
   double width_mult = 1.0;               // MobileNets' width multiplier
+  std::string width_rule;                // MobileNetV3: torchvision | timm; empty: torchvision
   double bn_eps = 0;                     // every BatchNorm's eps; 0: the model's own
   double bn_momentum = 0;                // every BatchNorm's momentum; 0: the model's own
 
@@ -181,6 +182,11 @@ void TrainConfig::for_each_field(F&& f) {
               "MobileNets' width multiplier (torchvision's width_mult; 0.5 for timm's "
               "mobilenetv2_050, 1.4 for mobilenetv2_140; other models take only 1)"},
     &C::width_mult);
+  f(FieldInfo{"model", "width_rule",
+              "How --width-mult scales MobileNetV3: torchvision (default) or timm (its "
+              "mobilenetv3_small_050/075, mobilenetv3_large_075 widths; timm's weights set it by "
+              "themselves)"},
+    &C::width_rule);
   f(FieldInfo{"model", "bn_eps",
               "BatchNorm eps of every layer (0: the model's own; timm's MobileNetV3 weights set "
               "timm's 1e-5 by themselves)"},

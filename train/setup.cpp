@@ -13,6 +13,7 @@
 #include "models/timm_names.h"
 #include "nn/layers.h"
 #include "train/checkpoint.h"
+#include "train/model_settings.h"
 #include "train/param_groups.h"
 
 namespace whet::train {
@@ -253,6 +254,8 @@ models::ImportedWeights read_pretrained(TrainConfig& c) {
   }
   if (c.bn_eps == 0) c.bn_eps = w.bn_eps;
   if (c.bn_momentum == 0) c.bn_momentum = w.bn_momentum;
+  if (c.width_rule.empty() && w.width_rule != models::WidthRule::torchvision)
+    c.width_rule = models::width_rule_name(w.width_rule);
   return w;
 }
 
@@ -268,9 +271,7 @@ models::ClassifierPtr build_model(const TrainConfig& c, int64_t num_classes,
   o.in_channels = adapt_after ? 0 : c.in_channels;
   o.dropout = c.drop_rate;
   o.drop_path = c.drop_path;
-  o.width_mult = c.width_mult;
-  o.bn_eps = c.bn_eps;
-  o.bn_momentum = c.bn_momentum;
+  apply_model_settings(c, o);
   models::ClassifierPtr m = models::create_model(c.model, o);
 
   if (pretrained) {

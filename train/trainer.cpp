@@ -28,6 +28,7 @@
 #include "train/criterion.h"
 #include "train/evaluate.h"
 #include "train/metrics.h"
+#include "train/model_settings.h"
 #include "train/param_groups.h"
 #include "train/pending_sums.h"
 #include "train/progress.h"
@@ -490,9 +491,9 @@ TrainResult Trainer::run() {
         {"class_names", json_list(s.class_names)},
         {"image_size", std::to_string(model_image_size(c))}};
     // What the names and shapes do not say, for `whet eval` to build the same model.
-    if (c.width_mult != 1.0) metadata["width_mult"] = shortest_decimal(c.width_mult);
-    if (c.bn_eps > 0) metadata["bn_eps"] = shortest_decimal(c.bn_eps);
-    if (c.bn_momentum > 0) metadata["bn_momentum"] = shortest_decimal(c.bn_momentum);
+    models::ModelOptions settings;
+    apply_model_settings(c, settings);
+    put_model_settings(settings, metadata);
     io::save_safetensors(c.save, io::to_pytorch_layout(s.evaluated().state_dict()), metadata);
     progress.message("weights: " + c.save);
   }

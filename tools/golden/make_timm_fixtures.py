@@ -40,6 +40,10 @@ CASES = {
     "mobilenetv2_140": ("mobilenet_v2", 1.4, "conv_stem.weight"),
     "mobilenetv3_small_100": ("mobilenet_v3_small", 1.0, "conv_stem.weight"),
     "mobilenetv3_large_100": ("mobilenet_v3_large", 1.0, "conv_stem.weight"),
+    # timm's width variants, built by timm's width rule (models/classifier.h WidthRule)
+    "mobilenetv3_small_050": ("mobilenet_v3_small", 0.5, "conv_stem.weight"),
+    "mobilenetv3_small_075": ("mobilenet_v3_small", 0.75, "conv_stem.weight"),
+    "mobilenetv3_large_075": ("mobilenet_v3_large", 0.75, "conv_stem.weight"),
 }
 INPUT = (2, 3, 64, 64)
 

@@ -2,8 +2,9 @@
 // as safetensors with the same names, dtypes and PyTorch layouts: a faithful conversion that
 // torchvision's load_state_dict and safetensors.torch.load_file accept unchanged.
 // `--model NAME` also translates timm's names to torchvision's for that model
-// (models/timm_names.h), recording timm's BatchNorm settings in the metadata (bn_eps,
-// bn_momentum) where they differ from torchvision's, as `whet train --save` does.
+// (models/timm_names.h), recording timm's BatchNorm settings and width rule in the metadata
+// (bn_eps, bn_momentum, width_rule) where they differ from torchvision's, as `whet train
+// --save` does (train/model_settings.h).
 #include <iostream>
 #include <map>
 #include <memory>
@@ -13,8 +14,8 @@
 #include "io/safetensors.h"
 #include "models/registry.h"
 #include "models/timm_names.h"
-#include "train/config.h"
 #include "tools/whet/commands.h"
+#include "train/model_settings.h"
 
 namespace whet::cli {
 
@@ -41,9 +42,13 @@ int convert(const std::string& in, const std::string& out, const std::string& mo
       throw Error(in + ": " + e.what());
     }
     tensors = std::move(w.tensors);
-    if (!w.source.empty()) translated = "  " + w.source + "'s names translated to " + model + "'s\n";
-    if (w.bn_eps > 0) metadata["bn_eps"] = train::shortest_decimal(w.bn_eps);
-    if (w.bn_momentum > 0) metadata["bn_momentum"] = train::shortest_decimal(w.bn_momentum);
+    if (!w.source.empty())
+      translated = "  " + w.source + "'s names translated to " + model + "'s\n";
+    models::ModelOptions settings;
+    settings.bn_eps = w.bn_eps;
+    settings.bn_momentum = w.bn_momentum;
+    settings.width_rule = w.width_rule;
+    train::put_model_settings(settings, metadata);
   }
   io::save_safetensors(out, tensors, metadata);
 
@@ -54,7 +59,8 @@ int convert(const std::string& in, const std::string& out, const std::string& mo
     ++per_dtype[dtype_name(t.dtype())];
   }
   std::cout << "converted " << in << " -> " << out << "\n"
-            << translated << "  " << tensors.size() << " tensors, " << bytes << " bytes of tensor data";
+            << translated << "  " << tensors.size() << " tensors, " << bytes
+            << " bytes of tensor data";
   const char* sep = " (";
   for (const auto& [dt, n] : per_dtype) {
     std::cout << sep << dt << ": " << n;
@@ -77,9 +83,8 @@ void add_convert_command(CLI::App& app) {
   cmd->add_option("--model", *model,
                   "Translate timm's names to this model's torchvision names (e.g. "
                   "mobilenet_v3_large for timm's mobilenetv3_large_100)");
-  cmd->callback([in, out, model] {
-    set_action([in, out, model] { return convert(*in, *out, *model); });
-  });
+  cmd->callback(
+      [in, out, model] { set_action([in, out, model] { return convert(*in, *out, *model); }); });
 }
 
 }  // namespace whet::cli

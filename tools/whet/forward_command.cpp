@@ -31,6 +31,7 @@ int run_forward(const ForwardArgs& a) {
   o.init_weights = false;  // the strict load below overwrites every weight
   o.bn_eps = w.bn_eps;     // timm's MobileNetV3 normalises as timm does
   o.bn_momentum = w.bn_momentum;
+  o.width_rule = w.width_rule;  // and scales its widths as timm does
   models::ClassifierPtr m = models::create_model(a.model, o);
   try {
     io::load_pytorch_state_dict(*m, w.tensors, /*strict=*/true);

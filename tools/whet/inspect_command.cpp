@@ -6,8 +6,8 @@
 
 #include "io/weights.h"
 #include "models/registry.h"
-#include "models/timm_names.h"
 #include "models/summary.h"
+#include "models/timm_names.h"
 #include "nn/freeze.h"
 #include "tools/whet/commands.h"
 #include "train/param_groups.h"
@@ -19,6 +19,7 @@ struct InspectArgs {
   std::string model, weights, input_size;
   int64_t num_classes = 1000;
   double width_mult = 1.0;
+  std::string width_rule;  // empty: the weights' (timm's for timm MobileNetV3), else torchvision
   std::vector<std::string> freeze;
 };
 
@@ -45,9 +46,16 @@ Shape parse_input_size(const std::string& s) {
 
 int inspect(const InspectArgs& a) {
   const models::ModelInfo* info = models::find_model(a.model);
+  if (!info) models::create_model(a.model);  // throws, listing the known names
+  models::ImportedWeights w;
+  if (!a.weights.empty()) w = models::import_weights(a.model, io::read_state_dict(a.weights));
   models::ModelOptions o;
   o.num_classes = a.num_classes;
   o.width_mult = a.width_mult;
+  o.width_rule =
+      a.width_rule.empty() ? w.width_rule : models::parse_width_rule(a.width_rule, "--width-rule");
+  o.bn_eps = w.bn_eps;
+  o.bn_momentum = w.bn_momentum;
   o.init_weights = false;  // shapes, counts and FLOPs do not depend on the values
   models::ClassifierPtr m = models::create_model(a.model, o);
   // C = 0: whatever the stem reads (after loading weights).
@@ -56,7 +64,6 @@ int inspect(const InspectArgs& a) {
   std::cout << a.model << ": " << info->description << "\n";
 
   if (!a.weights.empty()) {
-    const models::ImportedWeights w = models::import_weights(a.model, io::read_state_dict(a.weights));
     nn::LoadResult r = io::load_pytorch_state_dict(*m, w.tensors, /*strict=*/false);
     const size_t entries = m->state_dict().size();
     std::cout << "weights: " << a.weights
@@ -98,6 +105,10 @@ void add_inspect_command(CLI::App& app) {
       ->check(CLI::PositiveNumber);
   cmd->add_option("--width-mult", a->width_mult, "MobileNets' width multiplier (default 1)")
       ->check(CLI::PositiveNumber);
+  cmd->add_option("--width-rule", a->width_rule,
+                  "How --width-mult scales MobileNetV3: torchvision or timm (default: timm for "
+                  "timm's weights, else torchvision)")
+      ->check(CLI::IsMember({"torchvision", "timm"}));
   cmd->add_option("--weights", a->weights,
                   "Weights to load (.safetensors or .pth; non-strict, mismatches reported)")
       ->check(CLI::ExistingFile);

@@ -14,6 +14,7 @@
 #include "models/timm_names.h"
 #include "train/checkpoint.h"
 #include "train/config.h"
+#include "train/model_settings.h"
 #include "train/setup.h"
 
 namespace whet::cli {
@@ -25,31 +26,26 @@ const Tensor* find_tensor(const nn::NamedTensors& sd, const std::string& name) {
   return nullptr;
 }
 // What the names and shapes do not say about the model that wrote `weights`, where its run
-// recorded it: metadata width_mult, bn_eps and bn_momentum (weights from --save), or the
-// run's config (checkpoints).
+// recorded it: the metadata of weights from --save or `whet convert`, or the run's config
+// (checkpoints).
 void run_model_options(const std::map<std::string, std::string>& metadata,
                        const std::string& weights, models::ModelOptions& o) {
   if (auto it = metadata.find("config"); it != metadata.end()) {
-    train::TrainConfig c;
     try {
+      train::TrainConfig c;
       train::apply_toml(c, it->second, weights + " metadata");
-      o.width_mult = c.width_mult;
-      if (c.bn_eps > 0) o.bn_eps = c.bn_eps;
-      if (c.bn_momentum > 0) o.bn_momentum = c.bn_momentum;
+      models::ModelOptions run = o;
+      train::apply_model_settings(c, run);
+      // Settings the run left unset are what the weights imply (o's).
+      if (c.bn_eps == 0) run.bn_eps = o.bn_eps;
+      if (c.bn_momentum == 0) run.bn_momentum = o.bn_momentum;
+      if (c.width_rule.empty()) run.width_rule = o.width_rule;
+      o = run;
     } catch (const Error&) {
       // A config of another whet version: the model's own settings apply.
     }
   }
-  for (auto [key, value] : {std::pair{"width_mult", &o.width_mult}, {"bn_eps", &o.bn_eps},
-                            {"bn_momentum", &o.bn_momentum}}) {
-    auto it = metadata.find(key);
-    if (it == metadata.end()) continue;
-    char* end = nullptr;
-    const double v = std::strtod(it->second.c_str(), &end);
-    WHET_CHECK(end && *end == '\0' && v > 0, weights, ": metadata ", key, " '", it->second,
-               "' is not a positive number");
-    *value = v;
-  }
+  train::read_model_settings(metadata, weights, o);
 }
 
 }  // namespace
@@ -76,6 +72,7 @@ LoadedClassifier load_classifier(const std::string& model_name, const std::strin
   if (!io::looks_like_pth(weights)) out_metadata = io::load_safetensors(weights).metadata;
   o.bn_eps = imported.bn_eps;
   o.bn_momentum = imported.bn_momentum;
+  o.width_rule = imported.width_rule;
   run_model_options(out_metadata, weights, o);
   if (width_mult > 0) o.width_mult = width_mult;
   const Tensor* head = find_tensor(sd, head_key);

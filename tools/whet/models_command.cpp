@@ -46,8 +46,8 @@ int list_models(int64_t num_classes, bool json) {
   std::cout << "\nparameter counts for " << num_classes
             << " classes; any input size works (inputs are NHWC)\n"
             << "weights: torchvision's checkpoints for every model; timm's resnet18/34/50/101, "
-               "mobilenetv2_050/100/140 (--width-mult) and mobilenetv3_{small,large}_100 too "
-               "(names translated)\n";
+               "mobilenetv2_050/100/140, mobilenetv3_small_050/075/100 and "
+               "mobilenetv3_large_075/100 too (names translated; --width-mult for the widths)\n";
   return 0;
 }
 }  // namespace
