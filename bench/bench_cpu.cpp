@@ -1,8 +1,10 @@
 // CPU kernel benchmark: the GEMM ceiling, and conv2d forward, backward-input and
 // backward-weight at ResNet-18's 3x3 shapes, reported in GFLOP/s and as a fraction of the
-// GEMM measured in the same run (im2col + GEMM should keep most of the GEMM's speed).
+// GEMM measured in the same run (im2col + GEMM should keep most of the GEMM's speed). Then
+// the memory-bound passes around the convolutions (BatchNorm, ReLU, 2x2 max pooling) at
+// small_cnn's shapes, in ms and GB/s of tensor data read and written.
 //
-//   bench_cpu [--batch N] [--reps N] [--gemm N] [--json FILE]
+//   bench_cpu [--batch N] [--ops-batch N] [--reps N] [--gemm N] [--json FILE]
 //
 // Every measurement is the median of `reps` timed calls after one warm-up. The repetitions
 // are interleaved (GEMM, then every conv pass, then again), so load from other processes
@@ -69,10 +71,78 @@ ConvShape make_conv(int64_t n, int64_t hw, int64_t c) {
   return s;
 }
 
+// The tensors of one activation shape for the memory-bound passes (BatchNorm in training,
+// ReLU, 2x2 max pooling), kept alive while their tasks run.
+struct ActShape {
+  std::string name;
+  Tensor x, y, gy, gx, weight, bias, running_mean, running_var, save_mean, save_invstd, gw, gb;
+  Tensor pooled, indices, gpooled;
+  double bytes;  // of x, the size every pass moves a few times
+};
+
+ActShape make_act(int64_t n, int64_t hw, int64_t c) {
+  Generator g(2);
+  ActShape s;
+  s.name = std::to_string(hw) + "x" + std::to_string(hw) + "x" + std::to_string(c);
+  s.x = randn({n, hw, hw, c}, DType::f32, Device::cpu(), g);
+  s.gy = randn({n, hw, hw, c}, DType::f32, Device::cpu(), g);
+  s.y = Tensor::empty(s.x.shape());
+  s.gx = Tensor::empty(s.x.shape());
+  for (Tensor* t : {&s.weight, &s.bias, &s.running_mean, &s.running_var, &s.save_mean,
+                    &s.save_invstd, &s.gw, &s.gb})
+    *t = Tensor::empty({c});
+  s.weight.fill_(1.0), s.bias.fill_(0.0), s.running_mean.fill_(0.0), s.running_var.fill_(1.0);
+  s.pooled = Tensor::empty({n, hw / 2, hw / 2, c});
+  s.indices = Tensor::empty({n, hw / 2, hw / 2, c}, DType::i64);
+  s.gpooled = randn({n, hw / 2, hw / 2, c}, DType::f32, Device::cpu(), g);
+  s.bytes = double(s.x.nbytes());
+  return s;
+}
+
+Pool2dOptions pool2x2() {
+  Pool2dOptions o;
+  o.kernel_size = 2;
+  return o;
+}
+
+// The passes of one shape, each with the bytes it reads and writes (in units of x's size:
+// BatchNorm forward reads x twice for its statistics and once to normalise, and so on).
+void add_act_tasks(ActShape& s, std::vector<Task>& tasks) {
+  const double b = s.bytes;
+  tasks.push_back({s.name + " bn fwd",
+                   4 * b,
+                   [&s] {
+                     cpu::batch_norm(s.x, s.weight, s.bias, s.running_mean, s.running_var, true,
+                                     0.1, 1e-5, s.y, s.save_mean, s.save_invstd);
+                   },
+                   {}});
+  tasks.push_back({s.name + " bn bwd",
+                   6 * b,
+                   [&s] {
+                     cpu::batch_norm_backward(s.gy, s.x, s.weight, s.save_mean, s.save_invstd, true,
+                                              s.gx, s.gw, s.gb);
+                   },
+                   {}});
+  tasks.push_back({s.name + " relu fwd", 2 * b, [&s] { cpu::unary(UnaryOp::relu, s.x, s.y); }, {}});
+  tasks.push_back({s.name + " relu bwd",
+                   4 * b,
+                   [&s] { cpu::unary_backward(UnaryOp::relu, s.x, s.y, s.gy, s.gx); },
+                   {}});
+  // max pool: reads x, writes a quarter of it and int64 indices twice that size.
+  tasks.push_back({s.name + " maxpool fwd",
+                   1.75 * b,
+                   [&s] { cpu::max_pool2d(s.x, pool2x2(), s.pooled, s.indices); },
+                   {}});
+  tasks.push_back({s.name + " maxpool bwd",
+                   1.75 * b,
+                   [&s] { cpu::max_pool2d_backward(s.gpooled, s.indices, s.gx); },
+                   {}});
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  int64_t batch = 8, gemm_n = 1536;
+  int64_t batch = 8, ops_batch = 64, gemm_n = 1536;
   int reps = 11;
   std::string json;
   for (int i = 1; i < argc; ++i) {
@@ -82,12 +152,16 @@ int main(int argc, char** argv) {
       json = argv[++i];
     else if (a == "--batch" && has_value)
       batch = std::max(1LL, std::atoll(argv[++i]));
+    else if (a == "--ops-batch" && has_value)
+      ops_batch = std::max(1LL, std::atoll(argv[++i]));
     else if (a == "--reps" && has_value)
       reps = std::max(1, std::atoi(argv[++i]));
     else if (a == "--gemm" && has_value)
       gemm_n = std::max(1LL, std::atoll(argv[++i]));
     else {
-      std::fprintf(stderr, "usage: %s [--batch N] [--reps N] [--gemm N] [--json FILE]\n", argv[0]);
+      std::fprintf(stderr,
+                   "usage: %s [--batch N] [--ops-batch N] [--reps N] [--gemm N] [--json FILE]\n",
+                   argv[0]);
       return 2;
     }
   }
@@ -154,6 +228,17 @@ int main(int argc, char** argv) {
   const double conv_gflops = total_flops / total_s * 1e-9;
   std::printf("  %-10s %57.1f  %5.0f%%\n", "all shapes", conv_gflops,
               100 * conv_gflops / gemm_gflops);
+
+  // small_cnn's activations: after conv1 (28x28x32), conv2/3 (14x14x64), conv4 (7x7x128).
+  std::vector<ActShape> acts;
+  for (auto [hw, ch] : {std::pair<int64_t, int64_t>{28, 32}, {14, 64}})
+    acts.push_back(make_act(ops_batch, hw, ch));
+  std::vector<Task> ops;
+  for (ActShape& s : acts) add_act_tasks(s, ops);
+  time_interleaved(ops, reps);
+  std::printf("\nmemory-bound passes f32, batch %lld:      ms     GB/s\n", (long long)ops_batch);
+  for (const Task& t : ops)
+    std::printf("  %-26s %8.3f %8.1f\n", t.name.c_str(), t.median() * 1e3, t.gflops());
 
   if (!json.empty()) {
     FILE* f = std::fopen(json.c_str(), "w");

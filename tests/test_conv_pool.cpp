@@ -209,6 +209,34 @@ TEST_CASE("pooling by hand") {
   check_values(xg.grad(), {0, 0, 0, 0, 0, 1, 0, 1, 0, 0, 0, 0, 0, 1, 0, 1});
 }
 
+TEST_CASE("max_pool2d: NaN wins and the first of equal maxima takes the gradient") {
+  // x (1, 2, 2, C) holds 1, 3, 3, 2 in every channel, with a NaN at position 2 in every fifth
+  // one; 37 channels run the vector loop and its remainder.
+  const int64_t c = 37;
+  for (DType dt : {DType::f32, DType::f64}) {
+    INFO(dtype_name(dt));
+    std::vector<double> v;
+    for (int64_t pos = 0; pos < 4; ++pos)
+      for (int64_t ch = 0; ch < c; ++ch)
+        v.push_back(pos == 2 && ch % 5 == 0 ? std::nan("") : std::vector<double>{1, 3, 3, 2}[pos]);
+    Tensor x = make(v, {1, 2, 2, c}, dt);
+    x.set_requires_grad();
+    Pool2dOptions o;
+    o.kernel_size = 2;
+    Tensor y = max_pool2d(x, o);
+    sum(y).backward();
+    const Tensor y64 = y.detach().to(DType::f64), g64 = x.grad().to(DType::f64);
+    for (int64_t ch = 0; ch < c; ++ch) {
+      const bool nan = ch % 5 == 0;
+      INFO("channel ", ch);
+      CHECK(std::isnan(y64.data<double>()[ch]) == nan);
+      if (!nan) CHECK(y64.data<double>()[ch] == 3);
+      for (int64_t pos = 0; pos < 4; ++pos)
+        CHECK(g64.data<double>()[pos * c + ch] == (pos == (nan ? 2 : 1) ? 1.0 : 0.0));
+    }
+  }
+}
+
 TEST_CASE("conv2d float32 agrees with float64 on ResNet-sized shapes") {
   Generator g(7);
   struct Case {

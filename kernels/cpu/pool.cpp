@@ -59,6 +59,19 @@ inline int64_t bin_end(int64_t i, int64_t in, int64_t out) {
   return ((i + 1) * in + out - 1) / out;
 }
 
+// y, idx = x, pos where x beats y (channel by channel): NaN wins, and the first of equal
+// maxima is kept, as in PyTorch. Written without branches so that it vectorises.
+template <class T>
+inline void take_max(const T* __restrict x, int64_t pos, int64_t c, T* __restrict y,
+                     int64_t* __restrict idx) {
+  for (int64_t i = 0; i < c; ++i) {
+    const T v = x[i], cur = y[i];
+    const bool take = v > cur || v != v;
+    y[i] = take ? v : cur;
+    idx[i] = take ? pos : idx[i];
+  }
+}
+
 template <class T>
 void max_pool_forward(const Geom& g, const T* x, T* y, int64_t* idx) {
   parallel_for(g.n * g.oh, grain(g.ow * g.c * g.kh * g.kw), [&](int64_t r) {
@@ -78,12 +91,7 @@ void max_pool_forward(const Geom& g, const T* x, T* y, int64_t* idx) {
           const int64_t iw = ox * g.sw - g.pw + kx * g.dw;
           if (iw < 0 || iw >= g.w) continue;
           const int64_t pos = ih * g.w + iw;
-          const T* xp = xn + pos * g.c;
-          // NaN wins, and the first of equal maxima is kept, as in PyTorch.
-          for (int64_t c = 0; c < g.c; ++c) {
-            const T v = xp[c];
-            if (v > yp[c] || std::isnan(v)) yp[c] = v, ip[c] = pos;
-          }
+          take_max(xn + pos * g.c, pos, g.c, yp, ip);
         }
       }
     }
