@@ -2,7 +2,9 @@
 // channel. Statistics accumulate in double (two passes: mean, then squared deviations), so
 // float32 inputs with a large mean or many rows keep full precision.
 #include <algorithm>
+#include <array>
 #include <cmath>
+#include <utility>
 #include <vector>
 
 #include "kernels/cpu/kernels.h"
@@ -15,23 +17,32 @@ constexpr int64_t kRowsPerChunk = 256;
 constexpr int64_t kMaxChunks = 64;
 constexpr int64_t kRowGrain = 64;
 
-// Per-channel sums of f(m, c) over all rows. Rows are split into chunks summed in parallel
+// Per-channel sums over all rows i of each f(i, j) given, from one pass over the rows (so
+// whatever the functions read is read once). Rows are split into chunks summed in parallel
 // (each chunk reads whole rows, which are contiguous) and the chunk partials are added in a
 // fixed order, so the result does not depend on the thread count.
-template <class F>
-std::vector<double> channel_sums(int64_t m, int64_t c, F f) {
-  int64_t chunks = std::clamp<int64_t>(m / kRowsPerChunk, 1, kMaxChunks);
-  int64_t rows = (m + chunks - 1) / chunks;
-  std::vector<double> partial(size_t(chunks * c), 0.0);  // (chunks, C)
+template <class... F>
+std::array<std::vector<double>, sizeof...(F)> channel_sums(int64_t m, int64_t c, F... f) {
+  constexpr int64_t kSums = sizeof...(F);
+  const int64_t chunks = std::clamp<int64_t>(m / kRowsPerChunk, 1, kMaxChunks);
+  const int64_t rows = (m + chunks - 1) / chunks;
+  std::vector<double> partial(size_t(kSums * chunks * c), 0.0);  // (chunks, sums, C)
   parallel_for(chunks, 1, [&](int64_t k) {
-    double* acc = partial.data() + k * c;
-    int64_t end = std::min(m, (k + 1) * rows);
+    double* __restrict acc = partial.data() + kSums * k * c;
+    const int64_t end = std::min(m, (k + 1) * rows);
     for (int64_t i = k * rows; i < end; ++i)
-      for (int64_t j = 0; j < c; ++j) acc[j] += f(i, j);
+      for (int64_t j = 0; j < c; ++j) {
+        int64_t s = 0;
+        ((acc[s++ * c + j] += f(i, j)), ...);
+      }
   });
-  std::vector<double> total(size_t(c), 0.0);
-  for (int64_t k = 0; k < chunks; ++k)
-    for (int64_t j = 0; j < c; ++j) total[size_t(j)] += partial[size_t(k * c + j)];
+  std::array<std::vector<double>, kSums> total;
+  for (int64_t s = 0; s < kSums; ++s) {
+    total[size_t(s)].assign(size_t(c), 0.0);
+    for (int64_t k = 0; k < chunks; ++k)
+      for (int64_t j = 0; j < c; ++j)
+        total[size_t(s)][size_t(j)] += partial[size_t((kSums * k + s) * c + j)];
+  }
   return total;
 }
 
@@ -49,13 +60,13 @@ void batch_norm_typed(const Tensor& x, const Tensor& weight, const Tensor& bias,
 
   std::vector<double> mean(size_t(c), 0.0), invstd(size_t(c), 0.0);
   if (training) {
-    std::vector<double> sum =
-        channel_sums(m, c, [&](int64_t i, int64_t j) { return double(px[i * c + j]); });
+    const std::vector<double> sum =
+        channel_sums(m, c, [&](int64_t i, int64_t j) { return double(px[i * c + j]); })[0];
     for (int64_t j = 0; j < c; ++j) mean[size_t(j)] = sum[size_t(j)] / double(m);
-    std::vector<double> sq = channel_sums(m, c, [&](int64_t i, int64_t j) {
-      double d = double(px[i * c + j]) - mean[size_t(j)];
+    const std::vector<double> sq = channel_sums(m, c, [&](int64_t i, int64_t j) {
+      const double d = double(px[i * c + j]) - mean[size_t(j)];
       return d * d;
-    });
+    })[0];
     // Normalisation uses the biased (batch) variance, while the running estimate of the
     // population variance uses the unbiased one, M/(M-1) times larger: PyTorch's convention,
     // which pretrained running statistics assume.
@@ -114,11 +125,14 @@ void batch_norm_backward_typed(const Tensor& gy, const Tensor& x, const Tensor& 
   const bool need_sums = gw.defined() || gb.defined() || (gx.defined() && training);
   std::vector<double> sum_g(size_t(c), 0.0), sum_gxhat(size_t(c), 0.0);
   if (need_sums) {
-    sum_g = channel_sums(m, c, [&](int64_t i, int64_t j) { return double(pg[i * c + j]); });
-    sum_gxhat = channel_sums(m, c, [&](int64_t i, int64_t j) {
-      double xhat = (double(px[i * c + j]) - double(smean[j])) * double(sinvstd[j]);
-      return double(pg[i * c + j]) * xhat;
-    });
+    auto sums = channel_sums(
+        m, c, [&](int64_t i, int64_t j) { return double(pg[i * c + j]); },
+        [&](int64_t i, int64_t j) {
+          const double xhat = (double(px[i * c + j]) - double(smean[j])) * double(sinvstd[j]);
+          return double(pg[i * c + j]) * xhat;
+        });
+    sum_g = std::move(sums[0]);
+    sum_gxhat = std::move(sums[1]);
   }
   if (gw.defined()) {
     T* p = gw.data<T>();
@@ -131,25 +145,31 @@ void batch_norm_backward_typed(const Tensor& gy, const Tensor& x, const Tensor& 
   if (!gx.defined()) return;
 
   T* po = gx.data<T>();  // (M, C)
-  std::vector<T> k(size_t(c), T(0)), mean(size_t(c), T(0)), mean_g(size_t(c), T(0)),
-      mean_gxhat(size_t(c), T(0));
+  // Per channel: k = invstd * w, and in training the means of gy and gy * xhat.
+  std::vector<T> k(size_t(c), T(0)), mean_g(size_t(c), T(0)), mean_gxhat(size_t(c), T(0));
   for (int64_t j = 0; j < c; ++j) {
     k[size_t(j)] = T(double(sinvstd[j]) * (pw ? double(pw[j]) : 1.0));
-    mean[size_t(j)] = smean[j];
     mean_g[size_t(j)] = training ? T(sum_g[size_t(j)] / double(m)) : T(0);
     mean_gxhat[size_t(j)] = training ? T(sum_gxhat[size_t(j)] / double(m)) : T(0);
   }
+  const T* __restrict kk = k.data();
+  const T* __restrict mg = mean_g.data();
+  const T* __restrict mgx = mean_gxhat.data();
+  if (!training) {
+    parallel_for(m, kRowGrain, [&](int64_t i) {
+      const T* __restrict gr = pg + i * c;
+      T* __restrict outr = po + i * c;
+      for (int64_t j = 0; j < c; ++j) outr[j] = kk[j] * gr[j];
+    });
+    return;
+  }
   parallel_for(m, kRowGrain, [&](int64_t i) {
-    const T* xr = px + i * c;
-    const T* gr = pg + i * c;
-    T* outr = po + i * c;
+    const T* __restrict xr = px + i * c;
+    const T* __restrict gr = pg + i * c;
+    T* __restrict outr = po + i * c;
     for (int64_t j = 0; j < c; ++j) {
-      if (training) {
-        T xhat = (xr[j] - mean[size_t(j)]) * sinvstd[j];
-        outr[j] = k[size_t(j)] * (gr[j] - mean_g[size_t(j)] - xhat * mean_gxhat[size_t(j)]);
-      } else {
-        outr[j] = k[size_t(j)] * gr[j];
-      }
+      const T xhat = (xr[j] - smean[j]) * sinvstd[j];
+      outr[j] = kk[j] * (gr[j] - mg[j] - xhat * mgx[j]);
     }
   });
 }
