@@ -68,6 +68,17 @@ void rows_loop(bool parallel, int64_t n, int64_t task_grain, F&& f) {
   }
 }
 
+// dst[0, n) = src[0, n). Channel runs are as short as one value (a grayscale stem), where a
+// memcpy call costs more than the copy: short runs copy inline.
+template <class T>
+inline void copy_run(T* __restrict dst, const T* __restrict src, int64_t n) {
+  if (n * int64_t(sizeof(T)) > 64) {
+    std::memcpy(dst, src, size_t(n) * sizeof(T));
+    return;
+  }
+  for (int64_t i = 0; i < n; ++i) dst[i] = src[i];
+}
+
 // Output rows are counted across the batch: row r is output row r % OH of image r / OH.
 // col (rows*OW, K) = the receptive fields of output rows [r0, r0+rows), channels of group `grp`.
 template <class T>
@@ -91,7 +102,7 @@ void im2col(const Geom& g, const T* x, int64_t r0, int64_t rows, int64_t grp, T*
         }
         const T* xrow = xn + ih * g.w * g.c;
         if (whole_rows && iw0 >= 0 && iw0 + g.kw <= g.w) {
-          std::memcpy(d, xrow + iw0 * g.c, size_t(run) * sizeof(T));
+          copy_run(d, xrow + iw0 * g.c, run);
           continue;
         }
         for (int64_t kx = 0; kx < g.kw; ++kx) {
@@ -99,7 +110,7 @@ void im2col(const Geom& g, const T* x, int64_t r0, int64_t rows, int64_t grp, T*
           if (iw < 0 || iw >= g.w)
             std::fill(d + kx * g.cg, d + (kx + 1) * g.cg, T(0));
           else
-            std::memcpy(d + kx * g.cg, xrow + iw * g.c, size_t(g.cg) * sizeof(T));
+            copy_run(d + kx * g.cg, xrow + iw * g.c, g.cg);
         }
       }
     }
