@@ -6,7 +6,10 @@
 // float64 trajectory matches PyTorch's to the last bits or so.
 // The CUDA kernels (kernels/cuda/optim_step.cu) are tested against these.
 #include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <limits>
+#include <type_traits>
 
 #include "core/optim_step_args.h"
 #include "kernels/cpu/kernels.h"
@@ -23,27 +26,34 @@ bool skipped(const Tensor& found_inf) {
   return found_inf.defined() && found_inf.data<float>()[0] != 0.0f;
 }
 
-// PyTorch's building blocks (optim/update_math.h's formulas, element by element).
-// self + alpha * other; alpha 1 skips the multiply, as 1 * x is exact.
+// PyTorch's building blocks (optim/update_math.h's formulas, element by element). PyTorch
+// skips the multiply where a scalar is 1; 1 * x is exact, so one formula gives its results
+// either way, without a branch in the element loop.
+// self + alpha * other
 template <class T>
 T add_scaled(T self, T other, double alpha) {
-  return alpha == 1.0 ? T(self + other) : T(self + T(other * T(alpha)));
+  return T(self + T(other * T(alpha)));
 }
 // self + (value * t1) * t2
 template <class T>
 T addcmul(T self, T t1, T t2, double value) {
-  return value == 1.0 ? T(self + T(t1 * t2)) : T(self + T(T(t1 * T(value)) * t2));
+  return T(self + T(T(t1 * T(value)) * t2));
 }
 // self + (value * t1) / t2
 template <class T>
 T addcdiv(T self, T t1, T t2, double value) {
-  return value == 1.0 ? T(self + T(t1 / t2)) : T(self + T(T(t1 * T(value)) / t2));
+  return T(self + T(T(t1 * T(value)) / t2));
 }
-// torch.lerp with the weight already rounded to T: two formulas, the one nearer the end.
-template <class T>
+// torch.lerp with the weight already rounded to T: two formulas, the one nearer the end;
+// kLow is |w| < 0.5, decided once per update (with_flags below).
+template <bool kLow, class T>
 T lerp(T self, T end, T w) {
-  if (std::abs(w) < T(0.5)) return T(self + T(T(end - self) * w));
+  if constexpr (kLow) return T(self + T(T(end - self) * w));
   return T(end - T(T(end - self) * T(T(1) - w)));
+}
+template <class T>
+bool lerp_low(T w) {
+  return std::abs(w) < T(0.5);
 }
 
 // Runs body(begin, end) over [0, n) in chunks, the chunks spread over threads: each chunk is a
@@ -58,6 +68,20 @@ void for_chunks(int64_t n, F&& body) {
   });
 }
 
+// body(std::bool_constant<flag>...): the element loops are compiled once per combination of
+// the flags, so that each is a branch-free body the compiler vectorises.
+template <class F>
+void with_flags(F&& body) {
+  body();
+}
+template <class F, class... Flags>
+void with_flags(F&& body, bool flag, Flags... rest) {
+  if (flag)
+    with_flags([&](auto... r) { body(std::true_type{}, r...); }, rest...);
+  else
+    with_flags([&](auto... r) { body(std::false_type{}, r...); }, rest...);
+}
+
 template <class T>
 void sgd_typed(Tensor& param, const Tensor& grad, Tensor& buf, bool first_step,
                const SgdStepOptions& o) {
@@ -68,15 +92,30 @@ void sgd_typed(Tensor& param, const Tensor& grad, Tensor& buf, bool first_step,
              nesterov = o.nesterov, first = first_step;
   const double wd = o.weight_decay, mu = o.momentum, keep = 1 - o.dampening, neg_lr = -o.lr;
   for_chunks(param.numel(), [=](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) {
-      T g = maximize ? T(-g_in[i]) : g_in[i];
-      if (decay) g = add_scaled(g, p[i], wd);
-      if (momentum) {
-        b[i] = first ? g : add_scaled(T(b[i] * T(mu)), g, keep);
-        g = nesterov ? add_scaled(g, b[i], mu) : b[i];
-      }
-      p[i] = add_scaled(p[i], g, neg_lr);
-    }
+    with_flags(
+        [&](auto has_momentum, auto is_first, auto is_nesterov) {
+          T* __restrict pr = p;
+          const T* __restrict gr = g_in;
+          T* __restrict br = b;
+          for (int64_t i = begin; i < end; ++i) {
+            T g = maximize ? T(-gr[i]) : gr[i];
+            if (decay) g = add_scaled(g, pr[i], wd);
+            if constexpr (decltype(has_momentum)::value) {
+              T bi;
+              if constexpr (decltype(is_first)::value)
+                bi = g;
+              else
+                bi = add_scaled(T(br[i] * T(mu)), g, keep);
+              br[i] = bi;
+              if constexpr (decltype(is_nesterov)::value)
+                g = add_scaled(g, bi, mu);
+              else
+                g = bi;
+            }
+            pr[i] = add_scaled(pr[i], g, neg_lr);
+          }
+        },
+        momentum, momentum && first, momentum && nesterov);
   });
 }
 
@@ -100,20 +139,39 @@ void adam_typed(Tensor& param, const Tensor& grad, Tensor& exp_avg, Tensor& exp_
              decoupled = o.decoupled_weight_decay;
   const double wd = o.weight_decay, one_minus_beta2 = 1 - o.beta2, neg_step = -step_size;
   for_chunks(param.numel(), [=](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) {
-      T g = maximize ? T(-g_in[i]) : g_in[i];
-      T pi = p[i];
-      if (decay_on) {
-        if (decoupled) pi = T(pi * decay);
-        else g = add_scaled(g, pi, wd);
-      }
-      m[i] = lerp(m[i], g, w1);
-      v[i] = addcmul(T(v[i] * beta2), g, g, one_minus_beta2);
-      T second = v[i];
-      if (vmax) second = vmax[i] = (v[i] > vmax[i] || v[i] != v[i]) ? v[i] : vmax[i];  // NaN wins
-      T denom = T(T(std::sqrt(second) / bias_correction2_sqrt) + p_eps);
-      p[i] = addcdiv(pi, m[i], denom, neg_step);
-    }
+    with_flags(
+        [&](auto amsgrad, auto low_w1) {
+          T* __restrict pr = p;
+          const T* __restrict gr = g_in;
+          T* __restrict mr = m;
+          T* __restrict vr = v;
+          T* __restrict vmaxr = vmax;
+          // Locals, not the closure's members, which the stores might alias for all the
+          // compiler knows: it would reload them every element and not vectorise.
+          const bool mx = maximize, dec = decay_on, dcp = decoupled;
+          const T wdecay = decay, w1_ = w1, b2 = beta2, bc2 = bias_correction2_sqrt, eps = p_eps;
+          const double wd_ = wd, omb2 = one_minus_beta2, step_ = neg_step;
+          for (int64_t i = begin; i < end; ++i) {
+            T g = mx ? T(-gr[i]) : gr[i];
+            T pi = pr[i];
+            if (dec) {
+              if (dcp)
+                pi = T(pi * wdecay);
+              else
+                g = add_scaled(g, pi, wd_);
+            }
+            const T mi = lerp<decltype(low_w1)::value>(mr[i], g, w1_);
+            mr[i] = mi;
+            const T vi = addcmul(T(vr[i] * b2), g, g, omb2);
+            vr[i] = vi;
+            T second = vi;
+            if constexpr (decltype(amsgrad)::value)
+              second = vmaxr[i] = (vi > vmaxr[i] || vi != vi) ? vi : vmaxr[i];  // NaN wins
+            T denom = T(T(std::sqrt(second) / bc2) + eps);
+            pr[i] = addcdiv(pi, mi, denom, step_);
+          }
+        },
+        vmax != nullptr, lerp_low(w1));
   });
 }
 
@@ -129,25 +187,37 @@ void rmsprop_typed(Tensor& param, const Tensor& grad, Tensor& square_avg, Tensor
   const bool maximize = o.maximize, decay = o.weight_decay != 0;
   const double wd = o.weight_decay, one_minus_alpha = 1 - o.alpha, neg_lr = -o.lr;
   for_chunks(param.numel(), [=](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) {
-      T g = maximize ? T(-g_in[i]) : g_in[i];
-      if (decay) g = add_scaled(g, p[i], wd);
-      sq[i] = addcmul(T(sq[i] * alpha), g, g, one_minus_alpha);
-      T avg;
-      if (ga) {
-        ga[i] = lerp(ga[i], g, w);
-        avg = std::sqrt(addcmul(sq[i], ga[i], ga[i], -1));
-      } else {
-        avg = std::sqrt(sq[i]);
-      }
-      avg = T(avg + p_eps);
-      if (b) {
-        b[i] = addcdiv(T(b[i] * momentum), g, avg, 1);
-        p[i] = add_scaled(p[i], b[i], neg_lr);
-      } else {
-        p[i] = addcdiv(p[i], g, avg, neg_lr);
-      }
-    }
+    with_flags(
+        [&](auto centered, auto has_momentum, auto low_w) {
+          T* __restrict pr = p;
+          const T* __restrict gr = g_in;
+          T* __restrict sqr = sq;
+          T* __restrict gar = ga;
+          T* __restrict br = b;
+          for (int64_t i = begin; i < end; ++i) {
+            T g = maximize ? T(-gr[i]) : gr[i];
+            if (decay) g = add_scaled(g, pr[i], wd);
+            const T si = addcmul(T(sqr[i] * alpha), g, g, one_minus_alpha);
+            sqr[i] = si;
+            T avg;
+            if constexpr (decltype(centered)::value) {
+              const T gai = lerp<decltype(low_w)::value>(gar[i], g, w);
+              gar[i] = gai;
+              avg = std::sqrt(addcmul(si, gai, gai, -1));
+            } else {
+              avg = std::sqrt(si);
+            }
+            avg = T(avg + p_eps);
+            if constexpr (decltype(has_momentum)::value) {
+              const T bi = addcdiv(T(br[i] * momentum), g, avg, 1);
+              br[i] = bi;
+              pr[i] = add_scaled(pr[i], bi, neg_lr);
+            } else {
+              pr[i] = addcdiv(pr[i], g, avg, neg_lr);
+            }
+          }
+        },
+        ga != nullptr, b != nullptr, lerp_low(w));
   });
 }
 
@@ -201,12 +271,20 @@ void amp_unscale(Tensor& grad, const Tensor& scale, Tensor& found_inf) {
   dispatch_float(grad.dtype(), "amp_unscale", [&](auto tag) {
     using T = typename decltype(tag)::type;
     T* g = grad.data<T>();
-    int64_t n = grad.numel();
-    bool bad = false;
-    for (int64_t i = 0; i < n && !bad; ++i) bad = !std::isfinite(g[i]);
-    if (bad) found_inf.data<float>()[0] = 1.0f;
-    T inv = T(inv_scale);
-    parallel_for(n, kGrain, [&](int64_t i) { g[i] = T(g[i] * inv); });
+    const T inv = T(inv_scale), largest = std::numeric_limits<T>::max();
+    std::atomic<bool> bad{false};
+    // One pass: scale, and note a value that is not finite (NaN fails the comparison too).
+    for_chunks(grad.numel(), [&](int64_t begin, int64_t end) {
+      T* __restrict gr = g;
+      bool chunk_bad = false;
+      for (int64_t i = begin; i < end; ++i) {
+        const T v = gr[i];
+        chunk_bad |= !(std::abs(v) <= largest);
+        gr[i] = T(v * inv);
+      }
+      if (chunk_bad) bad.store(true, std::memory_order_relaxed);
+    });
+    if (bad.load()) found_inf.data<float>()[0] = 1.0f;
   });
 }
 
