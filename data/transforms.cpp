@@ -38,56 +38,120 @@ T store(float v) {
   }
 }
 
-// One axis of PyTorch's upsample_bilinear2d (align_corners=False): the two source indices
-// and their weights for each output index, computed in float as PyTorch does for float.
+// One axis of a separable resampling: output index d is the sum over j < count[d] of
+// w[d * width + j] * input[idx[d * width + j]], taken in that order.
 struct Taps {
-  std::vector<int64_t> i0, i1;
-  std::vector<float> w0, w1;
+  int64_t width = 0;  // the most inputs one output reads
+  std::vector<int64_t> idx, count;
+  std::vector<float> w;
 };
 
+// PyTorch's upsample_bilinear2d (align_corners=False): source coordinate (d + 0.5) * in / out
+// - 0.5, clamped at 0; the two neighbours (the same one twice at the last index, as PyTorch)
+// and their weights, in float as PyTorch computes for float.
 Taps bilinear_taps(int64_t in, int64_t out) {
   Taps t;
-  float scale = float(in) / float(out);
+  t.width = 2;
+  const float scale = float(in) / float(out);
   for (int64_t d = 0; d < out; ++d) {
-    float src = std::max(scale * (float(d) + 0.5f) - 0.5f, 0.0f);
-    int64_t i0 = std::min(int64_t(src), in - 1);
-    int64_t i1 = i0 + (i0 < in - 1 ? 1 : 0);
-    float l1 = src - float(i0);
-    t.i0.push_back(i0), t.i1.push_back(i1), t.w0.push_back(1.0f - l1), t.w1.push_back(l1);
+    const float src = std::max(scale * (float(d) + 0.5f) - 0.5f, 0.0f);
+    const int64_t i0 = std::min(int64_t(src), in - 1);
+    const int64_t i1 = i0 + (i0 < in - 1 ? 1 : 0);
+    const float l1 = src - float(i0);
+    t.idx.insert(t.idx.end(), {i0, i1});
+    t.w.insert(t.w.end(), {1.0f - l1, l1});
+    t.count.push_back(2);
   }
   return t;
+}
+
+// PyTorch's antialiased bilinear (upsample_bilinear2d_aa, PIL's algorithm): output d averages
+// the inputs under a triangle filter centred at (d + 0.5) * scale and stretched by the
+// downscale factor (support 1 when upscaling), the weights normalised to sum to 1.
+Taps antialias_taps(int64_t in, int64_t out) {
+  const float scale = float(in) / float(out);
+  const float support = scale >= 1.0f ? scale : 1.0f;
+  const float invscale = scale >= 1.0f ? 1.0f / scale : 1.0f;
+  Taps t;
+  t.width = int64_t(std::ceil(support)) * 2 + 1;
+  for (int64_t d = 0; d < out; ++d) {
+    const float center = scale * (float(d) + 0.5f);
+    const int64_t lo = std::max(int64_t(center - support + 0.5f), int64_t(0));
+    const int64_t n = std::min(int64_t(center + support + 0.5f), in) - lo;
+    std::vector<float> w(size_t(t.width), 0.0f);
+    float total = 0.0f;
+    for (int64_t j = 0; j < n; ++j) {
+      w[size_t(j)] = std::max(0.0f, 1.0f - std::abs((float(j + lo) - center + 0.5f) * invscale));
+      total += w[size_t(j)];
+    }
+    if (total != 0.0f)
+      for (int64_t j = 0; j < n; ++j) w[size_t(j)] /= total;
+    for (int64_t j = 0; j < t.width; ++j)
+      t.idx.push_back(lo + std::min(j, std::max<int64_t>(n - 1, 0)));
+    t.w.insert(t.w.end(), w.begin(), w.end());
+    t.count.push_back(n);
+  }
+  return t;
+}
+
+Taps taps_for(int64_t in, int64_t out, bool antialias) {
+  return antialias ? antialias_taps(in, out) : bilinear_taps(in, out);
+}
+
+// sum_j w[j] * v(idx[j]) over output d's taps, in order, in float.
+template <class V>
+inline float weighted(const Taps& t, int64_t d, V&& v) {
+  const int64_t* idx = t.idx.data() + d * t.width;
+  const float* w = t.w.data() + d * t.width;
+  float acc = w[0] * v(idx[0]);
+  for (int64_t j = 1; j < t.count[size_t(d)]; ++j) acc += w[j] * v(idx[j]);
+  return acc;
 }
 
 }  // namespace
 
 Tensor resize_bilinear(const Tensor& img, int64_t top, int64_t left, int64_t height, int64_t width,
-                       int64_t out_h, int64_t out_w) {
+                       int64_t out_h, int64_t out_w, Antialias aa) {
   check_image(img, "resize");
   WHET_CHECK(top >= 0 && left >= 0 && height > 0 && width > 0 && top + height <= img.size(0) &&
                  left + width <= img.size(1),
              "resize: box (top ", top, ", left ", left, ", ", height, "x", width,
              ") is outside the ", shape_str(img.shape()), " image");
   WHET_CHECK(out_h > 0 && out_w > 0, "resize: output size ", out_h, "x", out_w);
-  int64_t C = img.size(2), W = img.size(1);
-  Taps ty = bilinear_taps(height, out_h), tx = bilinear_taps(width, out_w);
+  const int64_t C = img.size(2), W = img.size(1);
+  // Separable, as PyTorch: along the width first (rows of the box into float), then along
+  // the height. An axis whose size does not change is copied, not filtered.
+  const bool along_w = width != out_w, along_h = height != out_h;
+  const bool antialias = aa == Antialias::on;
+  const Taps tx = taps_for(width, out_w, antialias), ty = taps_for(height, out_h, antialias);
+  // Rows of the box the height pass reads (every row when it does not filter).
+  std::vector<char> needed(size_t(height), along_h ? 0 : 1);
+  if (along_h)
+    for (int64_t d = 0; d < out_h; ++d)
+      for (int64_t j = 0; j < ty.count[size_t(d)]; ++j)
+        needed[size_t(ty.idx[d * ty.width + j])] = 1;
+  std::vector<float> rows(size_t(height * out_w * C));  // (height, out_w, C)
   Tensor out = Tensor::empty({out_h, out_w, C}, img.dtype());
   with_pixel_type(img, [&](auto tag) {
     using T = typename decltype(tag)::type;
     const T* s = img.data<T>();
-    T* o = out.data<T>();
-    for (int64_t y = 0; y < out_h; ++y) {
-      const T* row0 = s + ((top + ty.i0[y]) * W + left) * C;
-      const T* row1 = s + ((top + ty.i1[y]) * W + left) * C;
-      for (int64_t x = 0; x < out_w; ++x) {
-        const T *p00 = row0 + tx.i0[x] * C, *p01 = row0 + tx.i1[x] * C;
-        const T *p10 = row1 + tx.i0[x] * C, *p11 = row1 + tx.i1[x] * C;
-        for (int64_t c = 0; c < C; ++c) {
-          float a = tx.w0[x] * float(p00[c]) + tx.w1[x] * float(p01[c]);
-          float b = tx.w0[x] * float(p10[c]) + tx.w1[x] * float(p11[c]);
-          *o++ = store<T>(ty.w0[y] * a + ty.w1[y] * b);
-        }
-      }
+    for (int64_t y = 0; y < height; ++y) {
+      if (!needed[size_t(y)]) continue;
+      const T* src = s + ((top + y) * W + left) * C;
+      float* dst = rows.data() + y * out_w * C;
+      for (int64_t x = 0; x < out_w; ++x)
+        for (int64_t c = 0; c < C; ++c)
+          dst[x * C + c] = along_w
+                               ? weighted(tx, x, [&](int64_t i) { return float(src[i * C + c]); })
+                               : float(src[x * C + c]);
     }
+    T* o = out.data<T>();
+    const int64_t row = out_w * C;
+    for (int64_t y = 0; y < out_h; ++y)
+      for (int64_t k = 0; k < row; ++k)
+        o[y * row + k] =
+            store<T>(along_h ? weighted(ty, y, [&](int64_t i) { return rows[size_t(i * row + k)]; })
+                             : rows[size_t(y * row + k)]);
   });
   return out;
 }
@@ -108,12 +172,13 @@ std::string Compose::describe() const {
   return out + ")";
 }
 
-Resize::Resize(int64_t size) : height_(size), width_(size), shorter_edge_(true) {
+Resize::Resize(int64_t size, Antialias aa)
+    : height_(size), width_(size), shorter_edge_(true), aa_(aa) {
   WHET_CHECK(size > 0, "Resize: size must be positive, got ", size);
 }
 
-Resize::Resize(int64_t height, int64_t width)
-    : height_(height), width_(width), shorter_edge_(false) {
+Resize::Resize(int64_t height, int64_t width, Antialias aa)
+    : height_(height), width_(width), shorter_edge_(false), aa_(aa) {
   WHET_CHECK(height > 0 && width > 0, "Resize: size ", height, "x", width);
 }
 
@@ -128,21 +193,23 @@ Tensor Resize::apply(const Tensor& img, Generator&) const {
       out_h = int64_t(double(width_) * double(h) / double(w));
   }
   if (out_h == h && out_w == w) return img;
-  return resize_bilinear(img, 0, 0, h, w, out_h, out_w);
+  return resize_bilinear(img, 0, 0, h, w, out_h, out_w, aa_);
 }
 
 std::string Resize::describe() const {
-  if (shorter_edge_) return detail::cat("Resize(", height_, ")");
-  return detail::cat("Resize(", height_, ", ", width_, ")");
+  const char* aa = aa_ == Antialias::on ? "" : ", antialias=False";
+  if (shorter_edge_) return detail::cat("Resize(", height_, aa, ")");
+  return detail::cat("Resize(", height_, ", ", width_, aa, ")");
 }
 
 RandomResizedCrop::RandomResizedCrop(int64_t size, double scale_min, double scale_max,
-                                     double ratio_min, double ratio_max)
+                                     double ratio_min, double ratio_max, Antialias aa)
     : size_(size),
       scale_min_(scale_min),
       scale_max_(scale_max),
       ratio_min_(ratio_min),
-      ratio_max_(ratio_max) {
+      ratio_max_(ratio_max),
+      aa_(aa) {
   WHET_CHECK(size > 0, "RandomResizedCrop: size must be positive, got ", size);
   WHET_CHECK(0 < scale_min && scale_min <= scale_max && scale_max <= 1.0,
              "RandomResizedCrop: scale (", scale_min, ", ", scale_max, ") must lie in (0, 1]");
@@ -178,12 +245,13 @@ RandomResizedCrop::Box RandomResizedCrop::sample_box(int64_t height, int64_t wid
 Tensor RandomResizedCrop::apply(const Tensor& img, Generator& gen) const {
   check_image(img, "RandomResizedCrop");
   Box b = sample_box(img.size(0), img.size(1), gen);
-  return resize_bilinear(img, b.top, b.left, b.height, b.width, size_, size_);
+  return resize_bilinear(img, b.top, b.left, b.height, b.width, size_, size_, aa_);
 }
 
 std::string RandomResizedCrop::describe() const {
   return detail::cat("RandomResizedCrop(", size_, ", scale=(", scale_min_, ", ", scale_max_,
-                     "), ratio=(", ratio_min_, ", ", ratio_max_, "))");
+                     "), ratio=(", ratio_min_, ", ", ratio_max_, ")",
+                     aa_ == Antialias::on ? "" : ", antialias=False", ")");
 }
 
 CenterCrop::CenterCrop(int64_t height, int64_t width) : height_(height), width_(width) {
@@ -247,7 +315,8 @@ Tensor ToFloat::apply(const Tensor& img, Generator&) const {
   Tensor out = Tensor::empty(img.shape(), DType::f32);
   const uint8_t* s = img.data<uint8_t>();
   float* o = out.data<float>();
-  for (int64_t i = 0; i < img.numel(); ++i) o[i] = float(s[i]) / 255.0f;
+  const int64_t n = img.numel();
+  for (int64_t i = 0; i < n; ++i) o[i] = float(s[i]) / 255.0f;
   return out;
 }
 
@@ -273,7 +342,8 @@ Tensor Normalize::apply(const Tensor& img, Generator&) const {
   Tensor out = Tensor::empty(img.shape(), DType::f32);
   const float* s = img.data<float>();
   float* o = out.data<float>();
-  for (int64_t i = 0; i < img.numel(); i += C) {
+  const int64_t n = img.numel();
+  for (int64_t i = 0; i < n; i += C) {
     for (int64_t c = 0; c < C; ++c) o[i + c] = (s[i + c] - mean_[size_t(c)]) / std_[size_t(c)];
   }
   return out;

@@ -40,34 +40,44 @@ class Compose : public Transform {
   std::vector<TransformPtr> steps_;
 };
 
+// Whether bilinear resizing averages over the footprint of each output pixel when it
+// shrinks an image (torchvision's default, antialias=True, and what its PIL path does), or
+// reads only the two nearest inputs per axis (antialias=False), which aliases on a large
+// downscale.
+enum class Antialias { off, on };
+
 // Bilinear resizing with torch.nn.functional.interpolate(mode="bilinear",
-// align_corners=False, antialias=False) semantics: source coordinate (dst + 0.5) * in / out
-// - 0.5, clamped at 0. Without antialiasing a large downscale aliases (torchvision's PIL path
-// and antialias=True average over the footprint instead); fine-tuning at 224 from typical
-// photos loses little. uint8 stays uint8 (computed in float, rounded to nearest, ties to even
-// as torch.round); float stays float.
+// align_corners=False, antialias=...) semantics. Off: source coordinate (dst + 0.5) * in /
+// out - 0.5, clamped at 0, and its two neighbours. On: a triangle filter stretched by the
+// downscale factor (upsample_bilinear2d_aa, PIL's algorithm); upscaling reads two inputs as
+// off does. Separable: along the width, then the height, in float; an axis of unchanged size
+// is not filtered. uint8 stays uint8 (computed in float, rounded to nearest, ties to even as
+// torch.round; torch's own uint8 path uses integer weights and can differ by 1); float
+// stays float.
 // Resize(size): the shorter edge becomes `size`, the longer int(size * long / short) (as
 // torchvision); Resize(h, w): exactly (h, w).
 class Resize : public Transform {
  public:
-  explicit Resize(int64_t size);
-  Resize(int64_t height, int64_t width);
+  explicit Resize(int64_t size, Antialias aa = Antialias::on);
+  Resize(int64_t height, int64_t width, Antialias aa = Antialias::on);
   Tensor apply(const Tensor& img, Generator& gen) const override;
   std::string describe() const override;
 
  private:
   int64_t height_, width_;
   bool shorter_edge_;
+  Antialias aa_;
 };
 
 // torchvision's RandomResizedCrop: up to 10 tries of an area fraction uniform in `scale` and
 // an aspect ratio log-uniform in `ratio`; the first crop that fits is taken at a uniform
-// position, else a center crop clamped to the ratio range. Then a bilinear resize to
-// (size, size) as Resize.
+// position, else a center crop clamped to the ratio range. Then a bilinear resize of the crop
+// to (size, size) as Resize.
 class RandomResizedCrop : public Transform {
  public:
   explicit RandomResizedCrop(int64_t size, double scale_min = 0.08, double scale_max = 1.0,
-                             double ratio_min = 3.0 / 4.0, double ratio_max = 4.0 / 3.0);
+                             double ratio_min = 3.0 / 4.0, double ratio_max = 4.0 / 3.0,
+                             Antialias aa = Antialias::on);
   Tensor apply(const Tensor& img, Generator& gen) const override;
   std::string describe() const override;
 
@@ -80,6 +90,7 @@ class RandomResizedCrop : public Transform {
  private:
   int64_t size_;
   double scale_min_, scale_max_, ratio_min_, ratio_max_;
+  Antialias aa_;
 };
 
 // torchvision's CenterCrop: top = round((H - h) / 2), left likewise (Python's rounding);
@@ -150,6 +161,6 @@ std::shared_ptr<Compose> eval_transform(int64_t size, int channels = 3);
 // The bilinear kernel behind Resize and RandomResizedCrop: resizes the box (top, left,
 // height, width) of img to (out_h, out_w). Exposed for tests and previews.
 Tensor resize_bilinear(const Tensor& img, int64_t top, int64_t left, int64_t height, int64_t width,
-                       int64_t out_h, int64_t out_w);
+                       int64_t out_h, int64_t out_w, Antialias aa = Antialias::on);
 
 }  // namespace whet::data

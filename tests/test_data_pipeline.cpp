@@ -11,36 +11,66 @@
 #include "data/subset.h"
 #include "data/transforms.h"
 #include "tests/data_test_util.h"
+#include "tests/golden_util.h"
 
 using namespace data_test;
 
 // ---- transforms ----
 
-TEST_CASE("data: Resize matches PyTorch's bilinear interpolation") {
+TEST_CASE("data: Resize without antialiasing is PyTorch's plain bilinear interpolation") {
   Generator g(0);
   Tensor x = Tensor::from_vector<float>({0, 1, 2, 3}, {2, 2, 1});
-  Tensor up = Resize(4, 4).apply(x, g);
+  Tensor up = Resize(4, 4, Antialias::off).apply(x, g);
   REQUIRE(up.shape() == Shape{4, 4, 1});
   // F.interpolate(torch.arange(4.).view(1, 1, 2, 2), size=4, mode="bilinear")
   std::vector<float> want = {0.0f, 0.25f, 0.75f, 1.0f, 0.5f, 0.75f, 1.25f, 1.5f,
                              1.5f, 1.75f, 2.25f, 2.5f, 2.0f, 2.25f, 2.75f, 3.0f};
   CHECK(up.to_vector<float>() == want);
+  // Upscaling reads two inputs per axis either way.
+  CHECK(Resize(4, 4).apply(x, g).to_vector<float>() == want);
 
-  // Halving averages 2x2 blocks (source coordinates fall between pixels).
+  // Halving without antialiasing averages 2x2 blocks (source coordinates fall between
+  // pixels); with it, each output also weighs the next ring of pixels.
   std::vector<float> v(16);
   for (int i = 0; i < 16; ++i) v[size_t(i)] = float(i);
-  Tensor down = Resize(2, 2).apply(Tensor::from_vector<float>(v, {4, 4, 1}), g);
+  const Tensor x4 = Tensor::from_vector<float>(v, {4, 4, 1});
+  Tensor down = Resize(2, 2, Antialias::off).apply(x4, g);
   CHECK(down.to_vector<float>() == std::vector<float>{2.5f, 4.5f, 10.5f, 12.5f});
+  CHECK(Resize(2, 2).apply(x4, g).to_vector<float>() != down.to_vector<float>());
 
   // Shorter edge: (4, 10) -> Resize(2) -> (2, int(2 * 10 / 4)) = (2, 5); uint8 stays uint8.
   Tensor img = Tensor::empty({4, 10, 3}, DType::u8);
   for (int64_t i = 0; i < img.numel(); ++i) img.data<uint8_t>()[i] = uint8_t(i);
-  Tensor r = Resize(2).apply(img, g);
+  Tensor r = Resize(2, Antialias::off).apply(img, g);
   CHECK(r.shape() == Shape{2, 5, 3});
   CHECK(r.dtype() == DType::u8);
   // Output (0, 0, c) averages input rows 0-1, columns 0-1: (c + 3 + c + 30 + 33 + c) / 4.
   CHECK(px(r, 0, 0, 0) == int(std::nearbyint((0 + 3 + 30 + 33) / 4.0)));
   CHECK(Resize(6).apply(Tensor::empty({12, 6, 1}, DType::f32), g).shape() == Shape{12, 6, 1});
+  CHECK(Resize(2, Antialias::off).describe() == "Resize(2, antialias=False)");
+  CHECK(Resize(2).describe() == "Resize(2)");
+}
+
+TEST_CASE("data: Resize matches torch's interpolate, plain and antialiased, and its uint8 path") {
+  // tools/golden/make_resize_fixtures.py: downscales by 2 and by fractions, an upscale, a
+  // mixed change and an unchanged axis.
+  const golden::Fixture fx("resize.safetensors");
+  Generator g(0);
+  for (const char* name : {"down2", "down_fraction", "up", "mixed", "keep_height", "strong_down"}) {
+    INFO(name);
+    const std::string n = name;
+    const Tensor want = fx[n + ".antialias"];
+    const int64_t h = want.size(0), w = want.size(1);
+    golden::check_close(n + " plain", Resize(h, w, Antialias::off).apply(fx[n + ".input"], g),
+                        fx[n + ".plain"], 1e-5, 1e-6);
+    golden::check_close(n + " antialias", Resize(h, w).apply(fx[n + ".input"], g), want, 1e-5,
+                        1e-6);
+    // torch's uint8 path uses integer weights: within one level of whet's float path.
+    const Tensor u8 = Resize(h, w).apply(fx[n + ".u8_input"], g);
+    REQUIRE(u8.dtype() == DType::u8);
+    golden::check_close(n + " uint8", u8.to(DType::f32), fx[n + ".u8_antialias"].to(DType::f32), 0,
+                        1.0);
+  }
 }
 
 TEST_CASE("data: CenterCrop, flips, ToFloat, Normalize and ToChannels") {
@@ -323,7 +353,7 @@ TEST_CASE("data: shard gives each rank a contiguous share, together the whole se
   }
   std::vector<int64_t> all(10);
   std::iota(all.begin(), all.end(), int64_t(0));
-  CHECK(seen == all);  // in order, each index once
+  CHECK(seen == all);                // in order, each index once
   CHECK(shard(data, 0, 1) == data);  // one process: the dataset itself
   CHECK(contains(error_of([&] { shard(data, 0, 11); }), "fewer than the 11 processes"));
   CHECK(contains(error_of([&] { shard(data, 3, 3); }), "outside a world of 3"));
