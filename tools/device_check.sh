@@ -9,7 +9,8 @@
 #   device run: carry ["gpu-pack"], command "tools/device_check.sh", timeout_s 590
 #
 # Steps: the GPU suite; `whet ops` (which ops have CUDA kernels); whole training steps per
-# second (bench_train) beside the PyTorch figures of DEVICE.md; the README demo on the GPU.
+# second (bench_train) beside the PyTorch figures of DEVICE.md, the fused optimizers and the
+# JPEG input pipeline on the host's cores (bench_loader); the README demo on the GPU.
 # Every step has its own timeout and log under $OUT; a table is printed last.
 #
 # Knobs (environment): WHET_PACK (gpu-pack), WHET_GPU_TEST_ARGS (extra doctest options, e.g.
@@ -94,6 +95,10 @@ if [[ ${WHET_SKIP_BENCH:-0} != 1 ]]; then
   step optim_r50 timeout "${WHET_BENCH_TIMEOUT:-40}" "$bin/bench_optim" --device cuda \
     --model resnet50
   note "$(awk '/ms\/step/ { printf "%s %s ms; ", $1, $2 }' "$OUT/optim_r50.log")"
+  # Can the JPEG pipeline feed the GPU? (ResNet-50 in bf16 wants thousands of images/s.)
+  step loader timeout "${WHET_BENCH_TIMEOUT:-40}" "$bin/bench_loader" --images 512 \
+    --workers 4,8,16
+  note "$(awk '/workers/ { printf "%s%s %s img/s; ", $1, $2, $3 }' "$OUT/loader.log")"
 fi
 
 # The README demo on the GPU, from the carried Fashion-MNIST files.
