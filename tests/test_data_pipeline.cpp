@@ -73,6 +73,21 @@ TEST_CASE("data: Resize matches torch's interpolate, plain and antialiased, and 
   }
 }
 
+TEST_CASE("data: a JPEG through whet's decoder and eval transform is what torchvision makes") {
+  // tools/golden/make_pipeline_fixtures.py: a 120x90 4:2:0 JPEG, decoded by torchvision.io
+  // and put through torchvision's ImageNet evaluation transform at 64.
+  const golden::Fixture fx("pipeline.safetensors");
+  const Tensor img = read_image(std::string(WHET_SOURCE_DIR) + "/tests/data/images/photo.jpg", 3);
+  REQUIRE(img.shape() == Shape{90, 120, 3});
+  // Both are libjpeg-turbo with its default (accurate integer) IDCT and fancy upsampling.
+  CHECK(img.to_vector<int>() == fx["decoded"].to_vector<int>());
+  Generator g(0);
+  // torch resizes uint8 with integer weights, whet in float: one level apart at most, which
+  // Normalize turns into 1 / (255 * 0.224).
+  golden::check_close("eval64", eval_transform(64)->apply(img, g), fx["eval64"], 0,
+                      1.0 / (255 * 0.224) + 1e-5);
+}
+
 TEST_CASE("data: CenterCrop, flips, ToFloat, Normalize and ToChannels") {
   Generator g(1);
   Tensor img = Tensor::empty({5, 6, 1}, DType::u8);

@@ -14,6 +14,7 @@ venv=${WHET_GOLDEN_VENV:-/tmp/whet-golden-venv}
 "$venv/bin/python" make_zip_fixtures.py
 "$venv/bin/python" make_timm_fixtures.py
 "$venv/bin/python" make_resize_fixtures.py
+"$venv/bin/python" make_pipeline_fixtures.py
 if [ $# -ge 1 ]; then
   "$venv/bin/python" make_model_fixtures.py --whet "$(cd "$OLDPWD" && realpath "$1")"
 else
