@@ -4,10 +4,13 @@
 // and the transform cost. On a GPU the pipeline must keep up with the model (ResNet-50 in
 // bf16 trains at thousands of images/s on an H100), so this is the number to watch.
 //
-//   bench_loader [--dir DIR] [--images N] [--batch N] [--workers 0,1,2] [--epochs N]
+//   bench_loader [--dir DIR] [--images N] [--photo WxH] [--min-side N] [--batch N]
+//                [--workers 0,1,2] [--epochs N] [--keep]
 //
-// Without --dir it writes N synthetic 500x375 RGB JPEGs (ImageNet's typical size; smooth
-// shapes and noise, quality 90, four classes) into a temporary folder and removes it after.
+// Without --dir it writes N synthetic RGB JPEGs of WxH (default 500x375, ImageNet's typical
+// size; smooth shapes and noise, quality 90, four classes) into a temporary folder and
+// removes it after. --min-side N decodes JPEGs at a reduced scale keeping the shorter side at
+// least N (whet train --fast-decode; data/image_codec.h).
 // bench/torch_loader_baseline.py times torchvision's ImageFolder + DataLoader on the same
 // folder (--keep leaves it in place).
 #include <algorithm>
@@ -57,6 +60,14 @@ Tensor synthetic_photo(int64_t h, int64_t w, uint64_t seed) {
   return img;
 }
 
+// "WxH" -> w, h (positive); false otherwise.
+bool parse_size(const char* s, int64_t& w, int64_t& h) {
+  long long a = 0, b = 0;
+  if (std::sscanf(s, "%lldx%lld", &a, &b) != 2 || a <= 0 || b <= 0) return false;
+  w = a, h = b;
+  return true;
+}
+
 std::vector<int> parse_list(const std::string& s) {
   std::vector<int> out;
   std::stringstream is(s);
@@ -68,7 +79,7 @@ std::vector<int> parse_list(const std::string& s) {
 
 int main(int argc, char** argv) {
   std::string dir, workers_list = "0,1,2";
-  int64_t images = 256, batch = 32, epochs = 2;
+  int64_t images = 256, batch = 32, epochs = 2, photo_w = 500, photo_h = 375, min_side = 0;
   bool keep = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -83,12 +94,16 @@ int main(int argc, char** argv) {
       workers_list = argv[++i];
     else if (a == "--epochs" && has_value)
       epochs = std::max(1LL, std::atoll(argv[++i]));
+    else if (a == "--photo" && has_value && parse_size(argv[i + 1], photo_w, photo_h))
+      ++i;
+    else if (a == "--min-side" && has_value)
+      min_side = std::max(0LL, std::atoll(argv[++i]));
     else if (a == "--keep")
       keep = true;
     else {
       std::fprintf(stderr,
-                   "usage: %s [--dir DIR] [--images N] [--batch N] [--workers 0,1,2] "
-                   "[--epochs N] [--keep]\n",
+                   "usage: %s [--dir DIR] [--images N] [--photo WxH] [--min-side N] [--batch N] "
+                   "[--workers 0,1,2] [--epochs N] [--keep]\n",
                    argv[0]);
       return 2;
     }
@@ -102,12 +117,14 @@ int main(int argc, char** argv) {
       const fs::path cls = fs::path(dir) / ("class" + std::to_string(i % 4));
       fs::create_directories(cls);
       data::write_jpeg((cls / (std::to_string(i) + ".jpg")).string(),
-                       synthetic_photo(375, 500, uint64_t(i)), 90);
+                       synthetic_photo(photo_h, photo_w, uint64_t(i)), 90);
     }
-    std::printf("wrote %lld synthetic 500x375 JPEGs (quality 90) to %s\n", (long long)images,
-                dir.c_str());
+    std::printf("wrote %lld synthetic %lldx%lld JPEGs (quality 90) to %s\n", (long long)images,
+                (long long)photo_w, (long long)photo_h, dir.c_str());
   }
-  auto dataset = std::make_shared<data::ImageFolder>(dir);
+  data::ImageFolderOptions fo;
+  fo.min_side = min_side;
+  auto dataset = std::make_shared<data::ImageFolder>(dir, fo);
   const auto transform = data::train_transform(224);
 
   // One thread, per image: decoding alone, then the transform alone.
@@ -123,8 +140,8 @@ int main(int argc, char** argv) {
       (void)transform->apply(decoded[size_t(i)], gen);
     }
     const double transform_s = seconds_since(t0) / double(n);
-    std::printf("one thread, per image: read + decode %.2f ms, train transform %.2f ms\n",
-                decode * 1e3, transform_s * 1e3);
+    std::printf("one thread, per image: read + decode %.2f ms (to %s), train transform %.2f ms\n",
+                decode * 1e3, shape_str(decoded.front().shape()).c_str(), transform_s * 1e3);
   }
 
   std::printf("DataLoader, batch %lld, %lld images, train_transform(224):\n", (long long)batch,

@@ -29,7 +29,8 @@ static std::string unsupported_name(const uint8_t* b, size_t n) {
   return "not an image";
 }
 
-Tensor decode_image(const std::vector<uint8_t>& bytes, int channels, const std::string& source) {
+Tensor decode_image(const std::vector<uint8_t>& bytes, int channels, const std::string& source,
+                    int64_t min_side) {
   WHET_CHECK(channels == 1 || channels == 3, "decode_image: channels must be 1 or 3, got ",
              channels);
   Tensor t;
@@ -38,7 +39,7 @@ Tensor decode_image(const std::vector<uint8_t>& bytes, int channels, const std::
       t = decode_png(bytes.data(), bytes.size(), source);
       break;
     case ImageFormat::jpeg:
-      t = decode_jpeg(bytes.data(), bytes.size(), source);
+      t = decode_jpeg(bytes.data(), bytes.size(), source, min_side);
       break;
     case ImageFormat::unknown:
       WHET_FAIL(source, ": unsupported image format (",
@@ -59,8 +60,8 @@ std::vector<uint8_t> read_file_bytes(const std::string& path) {
   return bytes;
 }
 
-Tensor read_image(const std::string& path, int channels) {
-  return decode_image(read_file_bytes(path), channels, path);
+Tensor read_image(const std::string& path, int channels, int64_t min_side) {
+  return decode_image(read_file_bytes(path), channels, path, min_side);
 }
 
 Tensor convert_channels(const Tensor& image, int channels) {

@@ -34,11 +34,15 @@ ImageFormat sniff_image_format(const uint8_t* bytes, size_t n);
 
 // Decodes `bytes` into (H, W, channels) uint8, `channels` 1 or 3. `source` names the data in
 // errors. Throws whet::Error for unknown formats and corrupt data.
+// min_side > 0 lets a JPEG decode smaller, at 1/2, 1/4 or 1/8 of its size (libjpeg scales
+// in the DCT domain, several times faster than decoding all the pixels), the smallest scale
+// whose shorter side is still at least min_side. The pixels then differ from a full decode
+// followed by a resize; PNGs always decode whole.
 Tensor decode_image(const std::vector<uint8_t>& bytes, int channels,
-                    const std::string& source = "image");
+                    const std::string& source = "image", int64_t min_side = 0);
 
 // Reads and decodes a file; errors name the path.
-Tensor read_image(const std::string& path, int channels);
+Tensor read_image(const std::string& path, int channels, int64_t min_side = 0);
 
 // Reads a whole file (throws naming the path).
 std::vector<uint8_t> read_file_bytes(const std::string& path);
@@ -55,7 +59,8 @@ void write_jpeg(const std::string& path, const Tensor& image, int quality = 95);
 // The codec entry points behind decode_image (jpeg_codec.cpp, png_codec.cpp). They return
 // the image as stored, after palette / bit-depth expansion: C = 1, 2, 3 or 4 (PNG), 1 or 3
 // (JPEG).
-Tensor decode_jpeg(const uint8_t* bytes, size_t n, const std::string& source);
+Tensor decode_jpeg(const uint8_t* bytes, size_t n, const std::string& source,
+                   int64_t min_side = 0);
 Tensor decode_png(const uint8_t* bytes, size_t n, const std::string& source);
 
 }  // namespace whet::data

@@ -157,7 +157,7 @@ void ImageFolder::scan(const std::vector<Item>& candidates, bool unlisted_ok,
       return;
     }
     try {
-      read_image(p, options_.channels);
+      read_image(p, options_.channels, options_.min_side);
     } catch (const std::exception& e) {
       problems[i] = strip_path(e.what(), p);
     }
@@ -210,7 +210,7 @@ Sample ImageFolder::get(int64_t i) const {
   for (int64_t k = 0; k < size(); ++k) {
     const Item& it = items_[size_t((i + k) % size())];
     try {
-      return {read_image(it.path, options_.channels), it.label};
+      return {read_image(it.path, options_.channels, options_.min_side), it.label};
     } catch (const Error& e) {
       if (options_.strict) throw;
       record_skip(it.path, strip_path(e.what(), it.path));

@@ -33,6 +33,9 @@ struct ImageFolderOptions {
   int channels = 3;     // decode to 1 (gray) or 3 (RGB)
   bool strict = false;  // throw on the first unreadable image instead of skipping it
   bool verify = false;  // decode every image while scanning, not only check its signature
+  // > 0: JPEGs decode at 1/2, 1/4 or 1/8 scale where the shorter side stays at least this
+  // (data/image_codec.h; faster on photos much larger than the model's input).
+  int64_t min_side = 0;
   // When non-empty, the class list (and label order) to use; every name must be a folder
   // and every folder a name: how a val/ folder is made to agree with train/.
   std::vector<std::string> class_names;

@@ -2,6 +2,7 @@
 // return; we longjmp back to the frame that called setjmp. Only libjpeg's C frames are
 // skipped, and everything the jump must not lose (the pixel vector, the message) lives in the
 // caller's frame and is reached through pointers.
+#include <algorithm>
 #include <csetjmp>
 #include <cstdio>  // before jpeglib.h, which uses FILE and size_t without including it
 #include <cstdlib>
@@ -49,7 +50,18 @@ struct Decoded {
   bool cmyk = false, inverted = false;
 };
 
-bool decode_raw(const uint8_t* bytes, size_t n, Decoded* out, JpegErrorManager* err) {
+// The DCT scaling denominator (8, 4, 2 or 1) that decodes the smallest image whose shorter
+// side is at least min_side; 1 (full size) when min_side is 0.
+unsigned scale_denominator(JDIMENSION width, JDIMENSION height, int64_t min_side) {
+  if (min_side <= 0) return 1;
+  const int64_t shorter = std::min<int64_t>(width, height);
+  for (unsigned denom : {8u, 4u, 2u})
+    if ((shorter + denom - 1) / denom >= min_side) return denom;  // libjpeg rounds sizes up
+  return 1;
+}
+
+bool decode_raw(const uint8_t* bytes, size_t n, int64_t min_side, Decoded* out,
+                JpegErrorManager* err) {
   jpeg_decompress_struct cinfo;
   cinfo.err = jpeg_std_error(&err->pub);
   err->pub.error_exit = on_jpeg_error;
@@ -61,6 +73,8 @@ bool decode_raw(const uint8_t* bytes, size_t n, Decoded* out, JpegErrorManager* 
   jpeg_create_decompress(&cinfo);
   jpeg_mem_src(&cinfo, bytes, static_cast<unsigned long>(n));
   jpeg_read_header(&cinfo, TRUE);
+  cinfo.scale_num = 1;
+  cinfo.scale_denom = scale_denominator(cinfo.image_width, cinfo.image_height, min_side);
   if (cinfo.jpeg_color_space == JCS_GRAYSCALE) {
     cinfo.out_color_space = JCS_GRAYSCALE;
   } else if (cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK) {
@@ -128,10 +142,10 @@ bool encode_raw(const uint8_t* pixels, int h, int w, int c, int quality, unsigne
 
 }  // namespace
 
-Tensor decode_jpeg(const uint8_t* bytes, size_t n, const std::string& source) {
+Tensor decode_jpeg(const uint8_t* bytes, size_t n, const std::string& source, int64_t min_side) {
   Decoded d;
   JpegErrorManager err;
-  if (!decode_raw(bytes, n, &d, &err)) {
+  if (!decode_raw(bytes, n, min_side, &d, &err)) {
     WHET_FAIL(source, ": corrupt JPEG: ", err.message);
   }
   WHET_CHECK(d.width > 0 && d.height > 0, source, ": JPEG of size 0");

@@ -43,6 +43,7 @@ TrainVal open_source(const std::string& spec, const DataOptions& o) {
   fo.channels = o.channels;
   fo.strict = o.strict;
   fo.verify = o.verify;
+  fo.min_side = o.min_side;
   if (kind == "csv") {
     WHET_CHECK(!rest.empty(), "--data ", spec, ": expected csv:TRAIN.csv[,VAL.csv]");
     return image_csv_splits(rest, fo);

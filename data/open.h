@@ -38,6 +38,7 @@ struct DataOptions {
   int channels = 3;               // decoded images: 1 or 3 (IDX and tensor files keep their own)
   bool strict = false;            // unreadable images are errors instead of skipped
   bool verify = false;            // decode every image while scanning a folder
+  int64_t min_side = 0;           // > 0: JPEGs may decode smaller (ImageFolderOptions)
   double val_fraction = 0.0;      // > 0: split the training set, stratified
   uint64_t seed = 0;              // for the split and the per-class pick
   std::vector<int64_t> classes;   // keep only these, relabelled 0..k-1 (empty: all)

@@ -179,6 +179,40 @@ TEST_CASE("data: JPEG decoding within a tolerance, RGB and gray") {
   CHECK(read_image(dir / "misnamed.png", 3).shape() == rgb.shape());
 }
 
+TEST_CASE("data: JPEGs decode at a reduced scale that keeps min_side, PNGs whole") {
+  TempDir dir;
+  const Tensor rgb = smooth_rgb(48, 64);
+  write_jpeg(dir / "big.jpg", rgb, 95);
+  // The smallest of 1/8, 1/4, 1/2 whose shorter side (48, rounded up) still reaches min_side.
+  CHECK(read_image(dir / "big.jpg", 3).shape() == Shape{48, 64, 3});
+  CHECK(read_image(dir / "big.jpg", 3, 6).shape() == Shape{6, 8, 3});
+  CHECK(read_image(dir / "big.jpg", 3, 7).shape() == Shape{12, 16, 3});
+  CHECK(read_image(dir / "big.jpg", 3, 12).shape() == Shape{12, 16, 3});
+  CHECK(read_image(dir / "big.jpg", 3, 13).shape() == Shape{24, 32, 3});
+  CHECK(read_image(dir / "big.jpg", 1, 25).shape() == Shape{48, 64, 1});
+  // A scaled decode is the image, smaller: its pixel (y, x) averages the block it stands for.
+  const Tensor quarter = read_image(dir / "big.jpg", 3, 12);
+  int worst = 0;
+  for (int64_t y = 0; y < 12; ++y)
+    for (int64_t x = 0; x < 16; ++x)
+      for (int c = 0; c < 3; ++c) {
+        double mean = 0;
+        for (int64_t dy = 0; dy < 4; ++dy)
+          for (int64_t dx = 0; dx < 4; ++dx) mean += px(rgb, 4 * y + dy, 4 * x + dx, c) / 16.0;
+        worst = std::max(worst, int(std::lround(std::abs(px(quarter, y, x, c) - mean))));
+      }
+  CHECK(worst <= 4);
+  // An image folder passes it on; PNGs decode whole.
+  write_png(dir / "root/a/small.png", rgb);
+  fs::copy_file(dir / "big.jpg", dir / "root/a/big.jpg");
+  ImageFolderOptions fo;
+  fo.min_side = 12;
+  ImageFolder folder(dir / "root", fo);
+  std::set<Shape> shapes;
+  for (int64_t i = 0; i < folder.size(); ++i) shapes.insert(folder.get(i).image.shape());
+  CHECK(shapes == std::set<Shape>{Shape{12, 16, 3}, Shape{48, 64, 3}});
+}
+
 TEST_CASE("data: corrupt images are errors naming the file") {
   for (const char* name : {"truncated.png", "bad_crc.png", "not_an_image.png"}) {
     CAPTURE(name);

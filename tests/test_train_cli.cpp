@@ -205,3 +205,31 @@ TEST_CASE("train: --device auto picks CUDA only when a device and every kernel a
   CHECK(contains(read_text(out + "/config.toml"), "device = '" + want + "'"));
   CHECK(whet::train::resolve_device("cuda:1") == "cuda:1");  // anything else is kept
 }
+
+TEST_CASE("train: --fast-decode decodes JPEGs small enough for the transforms and is recorded") {
+  whet::train::TrainConfig c;
+  c.model = "resnet18";
+  CHECK(whet::train::decode_min_side(c) == 792);  // 224 / sqrt(0.08), rounded up
+  c.augment = "none";
+  c.image_size = 64;
+  CHECK(whet::train::decode_min_side(c) == 64);
+
+  TempDir dir;
+  const std::string root = dir / "photos";
+  for (const char* cls : {"a", "b"}) {
+    fs::create_directories(root + "/" + cls);
+    for (int i = 0; i < 4; ++i) {
+      whet::Tensor img = whet::Tensor::empty({96, 128, 3}, whet::DType::u8);
+      for (int64_t k = 0; k < img.numel(); ++k)
+        img.data<uint8_t>()[k] = uint8_t((k * (cls[0] == 'a' ? 7 : 13) + i) % 251);
+      whet::data::write_jpeg(root + "/" + cls + "/" + std::to_string(i) + ".jpg", img, 90);
+    }
+  }
+  const std::string out = dir / "run";
+  Run r = run("train --model small_cnn --data folder:" + root +
+              " --augment none --image-size 24 --fast-decode --epochs 1 --batch-size 4 "
+              "--workers 0 --output-dir " + out);
+  INFO(r.out);
+  REQUIRE(r.status == 0);
+  CHECK(whet_test::contains(read_text(out + "/config.toml"), "fast_decode = true\n"));
+}

@@ -1,5 +1,6 @@
 #include "train/setup.h"
 
+#include <cmath>
 #include <set>
 #include <sstream>
 
@@ -122,6 +123,14 @@ int64_t model_image_size(const TrainConfig& c) {
   return info->default_input[0];
 }
 
+int64_t decode_min_side(const TrainConfig& c) {
+  const int64_t size = model_image_size(c);
+  // RandomResizedCrop's smallest crop covers 8% of the area, sqrt(0.08) of each side: the
+  // image needs size / sqrt(0.08) pixels on its shorter side for that crop to be size wide.
+  if (c.augment == "imagenet") return int64_t(std::ceil(double(size) / std::sqrt(0.08)));
+  return size;
+}
+
 data::TrainVal open_run_data(const TrainConfig& c) {
   const int64_t channels = model_channels(c);
   WHET_CHECK(channels == 1 || channels == 3, "--in-channels ", channels,
@@ -129,6 +138,7 @@ data::TrainVal open_run_data(const TrainConfig& c) {
   data::DataOptions o;
   o.channels = int(channels);
   o.strict = c.strict_data;
+  o.min_side = c.fast_decode ? decode_min_side(c) : 0;
   o.val_fraction = c.val_fraction;
   o.seed = uint64_t(c.seed);
   o.classes = c.classes;

@@ -55,6 +55,10 @@ int64_t model_image_size(const TrainConfig& c);
 // num_classes and between the halves.
 data::TrainVal open_run_data(const TrainConfig& c);
 
+// With --fast-decode, the shorter side JPEGs must keep when decoded at a reduced scale: enough
+// for the training transform's smallest crop to be image_size wide without upscaling.
+int64_t decode_min_side(const TrainConfig& c);
+
 // The transforms of the configuration: augment = imagenet: data::train_transform and
 // data::eval_transform (torchvision's recipe); flip / none: Resize + CenterCrop to
 // image_size (with a random horizontal flip for flip) in training and evaluation alike.
