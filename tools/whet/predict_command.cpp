@@ -123,7 +123,6 @@ int run_predict(const PredictArgs& a) {
   std::string preprocessing;
   const data::TransformPtr transform =
       run_eval_transform(lc, a.model, a.weights, a.image_size, a.augment, preprocessing);
-  Generator gen;  // the eval transform draws nothing; apply() wants one
 
   std::vector<Input> inputs = collect_inputs(a.inputs);
   int64_t ok = 0, failed = 0;
@@ -131,19 +130,29 @@ int run_predict(const PredictArgs& a) {
   // Batches of up to batch_size inputs; results, failures included, come out in input order.
   for (size_t begin = 0; begin < inputs.size();) {
     const size_t end = std::min(inputs.size(), begin + size_t(a.batch_size));
-    std::vector<Tensor> images;
-    std::vector<int64_t> row(end - begin, -1);  // input -> row of the batch, -1: failed
-    for (size_t i = begin; i < end; ++i) {
-      Input& in = inputs[i];
+    // Decoded and transformed on all cores (an input per task; each catches its own errors),
+    // then stacked in input order.
+    std::vector<Tensor> loaded(end - begin);
+    const int64_t count = int64_t(end - begin);
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int64_t k = 0; k < count; ++k) {
+      Input& in = inputs[begin + size_t(k)];
       if (!in.error.empty()) continue;
       try {
-        images.push_back(transform->apply(data::read_image(in.path, decode_channels), gen));
-        row[i - begin] = int64_t(images.size()) - 1;
-      } catch (const Error& e) {
+        Generator gen;  // the eval transform draws nothing; apply() wants one
+        loaded[size_t(k)] = transform->apply(data::read_image(in.path, decode_channels), gen);
+      } catch (const std::exception& e) {
         in.error = e.what();
         // The decoder's messages start with the path, which the report gives already.
         if (in.error.rfind(in.path + ": ", 0) == 0) in.error.erase(0, in.path.size() + 2);
       }
+    }
+    std::vector<Tensor> images;
+    std::vector<int64_t> row(end - begin, -1);  // input -> row of the batch, -1: failed
+    for (size_t k = 0; k < loaded.size(); ++k) {
+      if (!loaded[k].defined()) continue;
+      images.push_back(std::move(loaded[k]));
+      row[k] = int64_t(images.size()) - 1;
     }
     std::vector<double> p;  // (N, C)
     if (!images.empty()) {
