@@ -258,26 +258,54 @@ CenterCrop::CenterCrop(int64_t height, int64_t width) : height_(height), width_(
   WHET_CHECK(height > 0 && width > 0, "CenterCrop: size ", height, "x", width);
 }
 
+namespace {
+// The (height, width) window of img whose top-left corner is (top, left) in image
+// coordinates, which may lie outside the image: what falls outside is zero (torchvision's
+// constant padding).
+Tensor crop_padded(const Tensor& img, int64_t top, int64_t left, int64_t height, int64_t width) {
+  const int64_t H = img.size(0), W = img.size(1), C = img.size(2);
+  Tensor out = Tensor::empty({height, width, C}, img.dtype());
+  const size_t px = dtype_size(img.dtype()) * size_t(C);
+  const uint8_t* s = static_cast<const uint8_t*>(img.raw_data());
+  uint8_t* o = static_cast<uint8_t*>(out.raw_data());
+  std::memset(o, 0, out.nbytes());  // the padding; float zero is all-zero bytes too
+  const int64_t x0 = std::max<int64_t>(0, -left), x1 = std::min(width, W - left);
+  if (x1 <= x0) return out;
+  for (int64_t y = std::max<int64_t>(0, -top); y < std::min(height, H - top); ++y) {
+    std::memcpy(o + size_t(y * width + x0) * px, s + size_t((top + y) * W + left + x0) * px,
+                size_t(x1 - x0) * px);
+  }
+  return out;
+}
+}  // namespace
+
 Tensor CenterCrop::apply(const Tensor& img, Generator&) const {
   check_image(img, "CenterCrop");
-  int64_t H = img.size(0), W = img.size(1), C = img.size(2);
+  const int64_t H = img.size(0), W = img.size(1);
   if (H == height_ && W == width_) return img;
   // Origin of the crop in image coordinates; negative where torchvision pads first.
   auto origin = [](int64_t in, int64_t crop) {
     return crop <= in ? int64_t(std::nearbyint(double(in - crop) / 2.0)) : -((crop - in) / 2);
   };
-  int64_t top = origin(H, height_), left = origin(W, width_);
-  Tensor out = Tensor::empty({height_, width_, C}, img.dtype());
-  size_t px = dtype_size(img.dtype()) * size_t(C);
-  const uint8_t* s = static_cast<const uint8_t*>(img.raw_data());
-  uint8_t* o = static_cast<uint8_t*>(out.raw_data());
-  std::memset(o, 0, out.nbytes());  // the padding; float zero is all-zero bytes too
-  int64_t x0 = std::max<int64_t>(0, -left), x1 = std::min(width_, W - left);
-  for (int64_t y = std::max<int64_t>(0, -top); y < std::min(height_, H - top); ++y) {
-    std::memcpy(o + size_t(y * width_ + x0) * px, s + size_t((top + y) * W + left + x0) * px,
-                size_t(x1 - x0) * px);
-  }
-  return out;
+  return crop_padded(img, origin(H, height_), origin(W, width_), height_, width_);
+}
+
+RandomCrop::RandomCrop(int64_t size, int64_t padding) : size_(size), padding_(padding) {
+  WHET_CHECK(size > 0 && padding >= 0, "RandomCrop: size ", size, " and padding ", padding,
+             " must be positive and >= 0");
+}
+
+Tensor RandomCrop::apply(const Tensor& img, Generator& gen) const {
+  check_image(img, "RandomCrop");
+  const int64_t H = img.size(0) + 2 * padding_, W = img.size(1) + 2 * padding_;
+  WHET_CHECK(size_ <= H && size_ <= W, "RandomCrop: a ", size_, "x", size_, " crop of a ",
+             shape_str(img.shape()), " image padded by ", padding_);
+  const int64_t top = randint(gen, 0, H - size_ + 1), left = randint(gen, 0, W - size_ + 1);
+  return crop_padded(img, top - padding_, left - padding_, size_, size_);
+}
+
+std::string RandomCrop::describe() const {
+  return detail::cat("RandomCrop(", size_, ", padding=", padding_, ")");
 }
 
 std::string CenterCrop::describe() const {

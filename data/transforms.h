@@ -106,6 +106,20 @@ class CenterCrop : public Transform {
   int64_t height_, width_;
 };
 
+// torchvision's RandomCrop(size, padding): the image padded with `padding` zeros on every
+// side, then a size x size window at a uniform position (two draws: top, then left). The
+// augmentation of small-image recipes (CIFAR, Fashion-MNIST: padding 4). The padded image
+// must hold the window.
+class RandomCrop : public Transform {
+ public:
+  explicit RandomCrop(int64_t size, int64_t padding = 0);
+  Tensor apply(const Tensor& img, Generator& gen) const override;
+  std::string describe() const override;
+
+ private:
+  int64_t size_, padding_;
+};
+
 // Mirrors left-right with probability p (one uniform draw: flip when u < p, as torchvision).
 class RandomHorizontalFlip : public Transform {
  public:

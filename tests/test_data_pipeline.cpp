@@ -88,6 +88,35 @@ TEST_CASE("data: a JPEG through whet's decoder and eval transform is what torchv
                       1.0 / (255 * 0.224) + 1e-5);
 }
 
+TEST_CASE("data: RandomCrop pads with zeros and takes the window its two draws place") {
+  Tensor img = Tensor::empty({5, 6, 2}, DType::u8);
+  for (int64_t i = 0; i < img.numel(); ++i) img.data<uint8_t>()[i] = uint8_t(i + 1);
+  const RandomCrop crop(4, 2);
+  std::set<std::pair<int64_t, int64_t>> origins;
+  for (uint64_t seed = 0; seed < 64; ++seed) {
+    Generator g(seed), replay(seed);
+    const Tensor out = crop.apply(img, g);
+    REQUIRE(out.shape() == Shape{4, 4, 2});
+    // torchvision's order: top in [0, 5 + 4 - 4], then left in [0, 6 + 4 - 4].
+    const int64_t top = randint(replay, 0, 6) - 2, left = randint(replay, 0, 7) - 2;
+    CHECK(g.offset() == replay.offset());  // two draws, whatever the outcome
+    origins.insert({top, left});
+    for (int64_t y = 0; y < 4; ++y)
+      for (int64_t x = 0; x < 4; ++x)
+        for (int64_t c = 0; c < 2; ++c) {
+          const int64_t iy = top + y, ix = left + x;
+          const bool inside = iy >= 0 && iy < 5 && ix >= 0 && ix < 6;
+          CHECK(px(out, y, x, c) == (inside ? px(img, iy, ix, c) : 0));
+        }
+  }
+  CHECK(origins.size() > 20);  // the windows move
+  Generator g(0);
+  CHECK(RandomCrop(5, 0).apply(Tensor::empty({5, 5, 1}, DType::u8), g).shape() == Shape{5, 5, 1});
+  CHECK_THROWS_WITH_AS(RandomCrop(12, 2).apply(img, g),
+                       doctest::Contains("RandomCrop: a 12x12 crop of a (5, 6, 2) image"), Error);
+  CHECK(crop.describe() == "RandomCrop(4, padding=2)");
+}
+
 TEST_CASE("data: CenterCrop, flips, ToFloat, Normalize and ToChannels") {
   Generator g(1);
   Tensor img = Tensor::empty({5, 6, 1}, DType::u8);

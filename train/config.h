@@ -211,8 +211,9 @@ void TrainConfig::for_each_field(F&& f) {
     &C::per_class);
   f(FieldInfo{"data", "image_size", "Model input size (0: the model's default)"}, &C::image_size);
   f(FieldInfo{"data", "augment",
-              "Training augmentation: imagenet (random resized crop, flip), "
-              "flip, none"},
+              "Training augmentation: imagenet (random resized crop, flip), crop (random "
+              "crop with 4 pixels of zero padding, flip: the small-image recipe of CIFAR and "
+              "Fashion-MNIST), flip, none"},
     &C::augment);
   f(FieldInfo{"data", "color_jitter",
               "Jitter brightness, contrast and saturation by factors in [1 - S, 1 + S], random "

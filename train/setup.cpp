@@ -191,7 +191,9 @@ data::TransformPtr train_transform_for(const TrainConfig& c) {
   if (c.augment == "imagenet") return with_extras(data::train_transform(size, channels), c);
   std::vector<data::TransformPtr> steps = {std::make_shared<data::Resize>(size),
                                            std::make_shared<data::CenterCrop>(size)};
-  if (c.augment == "flip") steps.push_back(std::make_shared<data::RandomHorizontalFlip>());
+  if (c.augment == "crop") steps.push_back(std::make_shared<data::RandomCrop>(size, 4));
+  if (c.augment == "crop" || c.augment == "flip")
+    steps.push_back(std::make_shared<data::RandomHorizontalFlip>());
   steps.push_back(std::make_shared<data::ToFloat>());
   steps.push_back(std::make_shared<data::ToChannels>(channels));
   steps.push_back(std::make_shared<data::Normalize>(

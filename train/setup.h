@@ -60,9 +60,10 @@ data::TrainVal open_run_data(const TrainConfig& c);
 int64_t decode_min_side(const TrainConfig& c);
 
 // The transforms of the configuration: augment = imagenet: data::train_transform and
-// data::eval_transform (torchvision's recipe); flip / none: Resize + CenterCrop to
-// image_size (with a random horizontal flip for flip) in training and evaluation alike.
-// Both end in ToFloat, ToChannels(channels) and Normalize (ImageNet statistics).
+// data::eval_transform (torchvision's recipe); crop / flip / none: Resize + CenterCrop to
+// image_size in training and evaluation alike, training adding RandomCrop(image_size,
+// padding 4) and a horizontal flip for crop, the flip alone for flip. All end in ToFloat,
+// ToChannels(channels) and Normalize (ImageNet statistics).
 data::TransformPtr train_transform_for(const TrainConfig& c);
 data::TransformPtr eval_transform_for(const TrainConfig& c);
 

@@ -138,8 +138,9 @@ data::TransformPtr run_eval_transform(const LoadedClassifier& lc, const std::str
   }
   if (image_size > 0) c.image_size = image_size;
   if (!augment.empty()) c.augment = augment;
-  WHET_CHECK(c.augment == "imagenet" || c.augment == "flip" || c.augment == "none", "augment '",
-             c.augment, "': expected imagenet, flip or none");
+  WHET_CHECK(c.augment == "imagenet" || c.augment == "crop" || c.augment == "flip" ||
+                 c.augment == "none",
+             "augment '", c.augment, "': expected imagenet, crop, flip or none");
   c.in_channels = lc.model->in_channels();
   const int64_t size = train::model_image_size(c);
   source = c.augment + " preprocessing at " + std::to_string(size) + "x" + std::to_string(size);
@@ -197,7 +198,7 @@ void add_classifier_options(CLI::App* cmd, ClassifierArgs& a) {
   cmd->add_option("--augment", a.augment,
                   "The training run's augment setting, which picks the evaluation transform "
                   "(default: from the run's config.toml or the weights' metadata, else imagenet)")
-      ->check(CLI::IsMember({"imagenet", "flip", "none"}));
+      ->check(CLI::IsMember({"imagenet", "crop", "flip", "none"}));
   cmd->add_option("--width-mult", a.width_mult,
                   "MobileNets' width multiplier (default: from the weights' metadata or run "
                   "config, else 1; 0.5 for timm's mobilenetv2_050)")
