@@ -249,6 +249,37 @@ TEST_CASE("eval: whet eval and whet predict on a small_cnn checkpoint and a PNG 
     CHECK(data_test::contains(wrong.out, "3-class head"));
   }
 
+  SUBCASE("--fast-decode: eval and predict read large JPEGs at a reduced scale") {
+    // 224x224 photos for a 28-pixel model: the eval transform resizes to 32 first, so they
+    // may decode at 1/4 (56 pixels).
+    for (int c = 0; c < 3; ++c) {
+      const std::string cls = dir / ("photos/" + std::string(1, char('a' + c)));
+      fs::create_directories(cls);
+      Tensor img = Tensor::empty({224, 224, 1}, DType::u8);
+      for (int64_t k = 0; k < img.numel(); ++k)
+        img.data<uint8_t>()[k] = uint8_t((k % 224) * (c + 1) + k / 224);
+      data::write_jpeg(cls + "/0.jpg", img, 90);
+    }
+    const std::string photos = (dir.path / "photos").string();
+    Run fast = run_cli("predict --model small_cnn --weights " + weights + " --fast-decode --json " +
+                       photos + "/a " + photos + "/b " + photos + "/c", /*stdout_only=*/true);
+    INFO(fast.out);
+    REQUIRE(fast.status == 0);
+    std::istringstream lines(fast.out);
+    int outputs = 0;
+    for (std::string line; std::getline(lines, line);)
+      outputs += json::parse(line).contains("top");
+    CHECK(outputs == 3);
+    Run eval = run_cli("eval --model small_cnn --weights " + weights + " --fast-decode --data " +
+                       photos + " --json -", /*stdout_only=*/true);
+    INFO(eval.out);
+    REQUIRE(eval.status == 0);
+    const json result = json::parse(eval.out);
+    int64_t total = 0;
+    for (const auto& p : result["per_class"]) total += p["support"].get<int64_t>();
+    CHECK(total == 3);
+  }
+
   SUBCASE("eval and predict prepare images as the run's config.toml says") {
     const std::string run_weights = dir / "run/model.safetensors";
     fs::copy_file(weights, run_weights);

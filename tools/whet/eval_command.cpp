@@ -40,8 +40,13 @@ int run_eval(const EvalArgs& a) {
   const int64_t num_classes = lc.model->num_classes();
   const int channels = lc.model->in_channels() == 1 ? 1 : 3;
 
+  std::string preprocessing;
+  int64_t resize_side = 0;
+  const data::TransformPtr transform = run_eval_transform(
+      lc, a.model, a.weights, a.image_size, a.augment, preprocessing, &resize_side);
   data::DataOptions dopt;
   dopt.channels = channels;
+  dopt.min_side = a.fast_decode ? resize_side : 0;
   dopt.load_tensors = [](const std::string& p) {
     io::SafetensorsFile f = io::load_safetensors(p);
     return data::TensorFile{f.tensors, f.metadata};
@@ -72,10 +77,7 @@ int run_eval(const EvalArgs& a) {
   lopt.batch_size = a.batch_size;
   lopt.shuffle = false;
   lopt.num_workers = a.workers;
-  std::string preprocessing;
-  data::DataLoader loader(
-      data::shard(ds, comm->rank(), ranks),
-      run_eval_transform(lc, a.model, a.weights, a.image_size, a.augment, preprocessing), lopt);
+  data::DataLoader loader(data::shard(ds, comm->rank(), ranks), transform, lopt);
   const Device on = ranks > 1 && device.is_cuda() && a.device.find(':') == std::string::npos
                         ? Device::cuda(dist::local_rank() % cuda_device_count())  // a GPU each
                         : device;

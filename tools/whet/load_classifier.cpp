@@ -105,7 +105,8 @@ LoadedClassifier load_classifier(const std::string& model_name, const std::strin
 
 data::TransformPtr run_eval_transform(const LoadedClassifier& lc, const std::string& model_name,
                                       const std::string& weights, int64_t image_size,
-                                      const std::string& augment, std::string& source) {
+                                      const std::string& augment, std::string& source,
+                                      int64_t* resize_side) {
   train::TrainConfig c;
   c.model = model_name;
   std::vector<std::string> from;
@@ -143,6 +144,8 @@ data::TransformPtr run_eval_transform(const LoadedClassifier& lc, const std::str
              "augment '", c.augment, "': expected imagenet, crop, flip or none");
   c.in_channels = lc.model->in_channels();
   const int64_t size = train::model_image_size(c);
+  // data::eval_transform resizes to size * 256 / 224 before its centre crop; the others to size.
+  if (resize_side) *resize_side = c.augment == "imagenet" ? size * 256 / 224 : size;
   source = c.augment + " preprocessing at " + std::to_string(size) + "x" + std::to_string(size);
   if (!from.empty()) {
     source += " (settings from ";
@@ -203,6 +206,10 @@ void add_classifier_options(CLI::App* cmd, ClassifierArgs& a) {
                   "MobileNets' width multiplier (default: from the weights' metadata or run "
                   "config, else 1; 0.5 for timm's mobilenetv2_050)")
       ->check(CLI::NonNegativeNumber);
+  cmd->add_flag("--fast-decode", a.fast_decode,
+                "Decode JPEGs at 1/2, 1/4 or 1/8 scale (libjpeg's DCT scaling, several times "
+                "faster on large photos) while their shorter side keeps the size the evaluation "
+                "transform resizes to; pixels then differ slightly from a full decode");
 }
 
 }  // namespace whet::cli

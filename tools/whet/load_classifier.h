@@ -20,6 +20,7 @@ struct ClassifierArgs {
   std::string model, weights, augment;
   int64_t num_classes = 0, image_size = 0;
   double width_mult = 0;  // 0: from the weights (metadata or run config), else 1
+  bool fast_decode = false;  // JPEGs decode at a reduced scale (data/image_codec.h min_side)
 };
 void add_classifier_options(CLI::App* cmd, ClassifierArgs& a);
 
@@ -41,10 +42,12 @@ LoadedClassifier load_classifier(const std::string& model_name, const std::strin
 // the defaults (imagenet, the model's size); the run's config.toml beside the weights file, or
 // else the weights' "config" metadata (checkpoints); the metadata keys "image_size" and
 // "augment" (saved weights); the flags (image_size > 0, augment non-empty). `source` tells
-// where the settings came from, for the log.
+// where the settings came from, for the log. `resize_side` (when not null) receives the
+// shorter side the transform resizes images to first: what --fast-decode must keep.
 data::TransformPtr run_eval_transform(const LoadedClassifier& lc, const std::string& model_name,
                                       const std::string& weights, int64_t image_size,
-                                      const std::string& augment, std::string& source);
+                                      const std::string& augment, std::string& source,
+                                      int64_t* resize_side = nullptr);
 
 // Class names from safetensors metadata "class_names": a JSON array of strings, or a
 // comma-separated list (data/tensor_dataset.h's convention). Empty when absent (and for a

@@ -121,8 +121,10 @@ int run_predict(const PredictArgs& a) {
   const int channels = int(lc.model->in_channels());
   const int decode_channels = channels == 1 ? 1 : 3;
   std::string preprocessing;
-  const data::TransformPtr transform =
-      run_eval_transform(lc, a.model, a.weights, a.image_size, a.augment, preprocessing);
+  int64_t resize_side = 0;
+  const data::TransformPtr transform = run_eval_transform(
+      lc, a.model, a.weights, a.image_size, a.augment, preprocessing, &resize_side);
+  const int64_t min_side = a.fast_decode ? resize_side : 0;
 
   std::vector<Input> inputs = collect_inputs(a.inputs);
   int64_t ok = 0, failed = 0;
@@ -140,7 +142,8 @@ int run_predict(const PredictArgs& a) {
       if (!in.error.empty()) continue;
       try {
         Generator gen;  // the eval transform draws nothing; apply() wants one
-        loaded[size_t(k)] = transform->apply(data::read_image(in.path, decode_channels), gen);
+        loaded[size_t(k)] =
+            transform->apply(data::read_image(in.path, decode_channels, min_side), gen);
       } catch (const std::exception& e) {
         in.error = e.what();
         // The decoder's messages start with the path, which the report gives already.
