@@ -78,17 +78,17 @@ Taps antialias_taps(int64_t in, int64_t out) {
     const float center = scale * (float(d) + 0.5f);
     const int64_t lo = std::max(int64_t(center - support + 0.5f), int64_t(0));
     const int64_t n = std::min(int64_t(center + support + 0.5f), in) - lo;
-    std::vector<float> w(size_t(t.width), 0.0f);
+    t.w.resize(t.w.size() + size_t(t.width), 0.0f);  // this output's row, zero-padded
+    float* w = t.w.data() + d * t.width;
     float total = 0.0f;
     for (int64_t j = 0; j < n; ++j) {
-      w[size_t(j)] = std::max(0.0f, 1.0f - std::abs((float(j + lo) - center + 0.5f) * invscale));
-      total += w[size_t(j)];
+      w[j] = std::max(0.0f, 1.0f - std::abs((float(j + lo) - center + 0.5f) * invscale));
+      total += w[j];
     }
     if (total != 0.0f)
-      for (int64_t j = 0; j < n; ++j) w[size_t(j)] /= total;
+      for (int64_t j = 0; j < n; ++j) w[j] /= total;
     for (int64_t j = 0; j < t.width; ++j)
       t.idx.push_back(lo + std::min(j, std::max<int64_t>(n - 1, 0)));
-    t.w.insert(t.w.end(), w.begin(), w.end());
     t.count.push_back(n);
   }
   return t;

@@ -142,11 +142,11 @@ bool is_section(const std::string& s) {
 }
 
 void check_choice(const std::string& key, const std::string& value,
-                  std::initializer_list<const char*> choices) {
+                  const std::vector<std::string>& choices) {
   std::string list;
-  for (const char* c : choices) {
+  for (const std::string& c : choices) {
     if (value == c) return;
-    list += (list.empty() ? "" : ", ") + std::string(c);
+    list += (list.empty() ? "" : ", ") + c;
   }
   WHET_FAIL(flag_of(key), " ", value.empty() ? "(empty)" : "'" + value + "'", ": expected one of ",
             list);
@@ -254,7 +254,7 @@ void resolve(TrainConfig& c) {
   for (int64_t k : c.classes) check_range("classes", k, k >= 0, ">= 0");
   check_range("per_class", c.per_class, c.per_class >= 0, ">= 0");
   check_range("image_size", c.image_size, c.image_size >= 0, ">= 0 (0: the model's default)");
-  check_choice("augment", c.augment, {"imagenet", "crop", "flip", "none"});
+  check_choice("augment", c.augment, augment_choices());
   check_range("color_jitter", c.color_jitter, c.color_jitter >= 0 && std::isfinite(c.color_jitter),
               ">= 0 (0: off)");
   check_range("random_erase", c.random_erase, c.random_erase >= 0 && c.random_erase <= 1,

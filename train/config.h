@@ -128,6 +128,12 @@ std::string to_toml(const TrainConfig& c);
 // output_dir. Idempotent.
 void resolve(TrainConfig& c);
 
+// The values of the augment key (train/setup.h builds each one's transforms).
+inline const std::vector<std::string>& augment_choices() {
+  static const std::vector<std::string> choices = {"imagenet", "crop", "flip", "none"};
+  return choices;
+}
+
 // The shortest decimal text that reads back as v: "0.05", "1e-05" (not "0.050000000000000003").
 std::string shortest_decimal(double v);
 

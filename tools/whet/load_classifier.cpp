@@ -1,5 +1,6 @@
 #include "tools/whet/load_classifier.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -139,8 +140,8 @@ data::TransformPtr run_eval_transform(const LoadedClassifier& lc, const std::str
   }
   if (image_size > 0) c.image_size = image_size;
   if (!augment.empty()) c.augment = augment;
-  WHET_CHECK(c.augment == "imagenet" || c.augment == "crop" || c.augment == "flip" ||
-                 c.augment == "none",
+  const auto& augments = train::augment_choices();
+  WHET_CHECK(std::find(augments.begin(), augments.end(), c.augment) != augments.end(),
              "augment '", c.augment, "': expected imagenet, crop, flip or none");
   c.in_channels = lc.model->in_channels();
   const int64_t size = train::model_image_size(c);
@@ -201,7 +202,7 @@ void add_classifier_options(CLI::App* cmd, ClassifierArgs& a) {
   cmd->add_option("--augment", a.augment,
                   "The training run's augment setting, which picks the evaluation transform "
                   "(default: from the run's config.toml or the weights' metadata, else imagenet)")
-      ->check(CLI::IsMember({"imagenet", "crop", "flip", "none"}));
+      ->check(CLI::IsMember(train::augment_choices()));
   cmd->add_option("--width-mult", a.width_mult,
                   "MobileNets' width multiplier (default: from the weights' metadata or run "
                   "config, else 1; 0.5 for timm's mobilenetv2_050)")
